@@ -1,0 +1,1 @@
+"""Energy Tracker companion: dashboard, JSON API and reconciliation jobs."""

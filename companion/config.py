@@ -1,0 +1,93 @@
+"""Settings of the companion, read once from the environment."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+import os
+from urllib.parse import urlsplit
+
+
+class ConfigError(ValueError):
+    """An environment variable holds a value the companion cannot use."""
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, str(default))
+    try:
+        port = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a port number") from None
+    if not 0 < port < 65536:
+        raise ConfigError(f"{name}={port} is outside 1-65535")
+    return port
+
+
+@dataclass(frozen=True, slots=True)
+class CompanionConfig:
+    """Where the companion listens and which databases it uses."""
+
+    host: str = "127.0.0.1"
+    port: int = 8099
+    base_path: str = ""
+    questdb_http_url: str = "http://127.0.0.1:9000"
+    questdb_pg_host: str = "127.0.0.1"
+    questdb_pg_port: int = 8812
+    questdb_user: str = "admin"
+    questdb_password: str = "quest"  # noqa: S105 - QuestDB's documented default, overridable
+    mongodb_uri: str = "mongodb://127.0.0.1:27017/"
+    mongodb_database: str = "energy_tracker"
+    api_token: str | None = None
+    ha_url: str | None = None
+    ha_token: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> CompanionConfig:
+        """Build the settings from ENERGY_TRACKER_* (and the shared *_PORT) variables."""
+        env = os.environ if env is None else env
+        questdb_http_port = _port(env, "QUESTDB_HTTP_PORT", 9000)
+        base_path = env.get("ENERGY_TRACKER_BASE_PATH", "").strip().rstrip("/")
+        if base_path and not base_path.startswith("/"):
+            raise ConfigError(
+                f"ENERGY_TRACKER_BASE_PATH={base_path!r} must start with '/'"
+            )
+        questdb_http_url = env.get(
+            "ENERGY_TRACKER_QUESTDB_URL", f"http://127.0.0.1:{questdb_http_port}"
+        ).rstrip("/")
+        if urlsplit(questdb_http_url).scheme not in ("http", "https"):
+            raise ConfigError(
+                "ENERGY_TRACKER_QUESTDB_URL must be an http:// or https:// URL"
+            )
+        mongodb_uri = env.get(
+            "ENERGY_TRACKER_MONGODB_URI",
+            f"mongodb://127.0.0.1:{_port(env, 'MONGODB_PORT', 27017)}/",
+        )
+        if not mongodb_uri.startswith(("mongodb://", "mongodb+srv://")):
+            raise ConfigError(
+                "ENERGY_TRACKER_MONGODB_URI must start with mongodb:// or mongodb+srv://"
+            )
+        return cls(
+            host=env.get("ENERGY_TRACKER_HOST", "127.0.0.1"),
+            port=_port(env, "COMPANION_PORT", 8099),
+            base_path=base_path,
+            questdb_http_url=questdb_http_url,
+            questdb_pg_host=env.get("ENERGY_TRACKER_QUESTDB_PG_HOST", "127.0.0.1"),
+            questdb_pg_port=_port(env, "QUESTDB_PG_PORT", 8812),
+            questdb_user=env.get("ENERGY_TRACKER_QUESTDB_USER", "admin"),
+            questdb_password=env.get("ENERGY_TRACKER_QUESTDB_PASSWORD", "quest"),
+            mongodb_uri=mongodb_uri,
+            mongodb_database=env.get(
+                "ENERGY_TRACKER_MONGODB_DATABASE", "energy_tracker"
+            ),
+            api_token=env.get("ENERGY_TRACKER_API_TOKEN") or None,
+            ha_url=env.get("ENERGY_TRACKER_HA_URL") or None,
+            ha_token=env.get("ENERGY_TRACKER_HA_TOKEN") or None,
+        )
+
+    def __repr__(self) -> str:
+        """Show the settings without secrets."""
+        return (
+            f"CompanionConfig(host={self.host!r}, port={self.port}, base_path={self.base_path!r}, "
+            f"questdb_http_url={self.questdb_http_url!r}, questdb_pg={self.questdb_pg_host}:{self.questdb_pg_port}, "
+            f"mongodb_database={self.mongodb_database!r}, api_token={'set' if self.api_token else 'unset'})"
+        )

@@ -1,0 +1,107 @@
+"""The companion's QuestDB client: SQL over PG wire for reads, HTTP /exec for DDL."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+import asyncpg
+
+from .config import CompanionConfig
+from .shared import schema
+
+
+class QuestDBError(Exception):
+    """QuestDB refused a statement or could not be reached."""
+
+
+class QuestDB:
+    """A pool of PG-wire connections plus an HTTP session to one QuestDB server."""
+
+    def __init__(self, config: CompanionConfig) -> None:
+        """Remember where QuestDB is; connect lazily so the companion starts without it."""
+        self._config = config
+        self._pool: asyncpg.Pool | None = None
+        self._pool_lock = asyncio.Lock()
+        self._http: aiohttp.ClientSession | None = None
+        self._schema_ready = False
+
+    @property
+    def http_url(self) -> str:
+        """Base URL of QuestDB's HTTP server (ILP /write and SQL /exec)."""
+        return self._config.questdb_http_url
+
+    async def _get_pool(self) -> asyncpg.Pool:
+        async with self._pool_lock:
+            if self._pool is None:
+                self._pool = await asyncpg.create_pool(
+                    host=self._config.questdb_pg_host,
+                    port=self._config.questdb_pg_port,
+                    user=self._config.questdb_user,
+                    password=self._config.questdb_password,
+                    database="qdb",
+                    min_size=1,
+                    max_size=4,
+                    timeout=5,
+                    command_timeout=30,
+                )
+            return self._pool
+
+    def _session(self) -> aiohttp.ClientSession:
+        if self._http is None or self._http.closed:
+            auth = aiohttp.BasicAuth(
+                self._config.questdb_user, self._config.questdb_password
+            )
+            self._http = aiohttp.ClientSession(
+                auth=auth, timeout=aiohttp.ClientTimeout(total=30)
+            )
+        return self._http
+
+    async def execute(self, sql: str) -> dict[str, Any]:
+        """Run one statement through HTTP /exec and return QuestDB's JSON answer."""
+        try:
+            async with self._session().get(
+                f"{self.http_url}/exec", params={"query": sql}
+            ) as response:
+                body: dict[str, Any] = await response.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError) as err:
+            raise QuestDBError(
+                f"QuestDB at {self.http_url} is unreachable: {err}"
+            ) from err
+        if response.status != 200 or "error" in body:
+            raise QuestDBError(
+                f"QuestDB rejected the statement: {body.get('error', response.status)}"
+            )
+        return body
+
+    async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        """Run a parameterised query over PG wire."""
+        pool = await self._get_pool()
+        try:
+            return list(await pool.fetch(sql, *args))
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
+            raise QuestDBError(str(err)) from err
+
+    async def ensure_schema(self) -> None:
+        """Create the tables once per process."""
+        if not self._schema_ready:
+            await schema.ensure_questdb_schema(self.execute)
+            self._schema_ready = True
+
+    async def ping(self) -> bool:
+        """Return True when QuestDB answers SQL."""
+        try:
+            await self.execute("select 1")
+        except QuestDBError:
+            return False
+        return True
+
+    async def close(self) -> None:
+        """Close the pool and the HTTP session."""
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+        if self._http is not None:
+            await self._http.close()
+            self._http = None

@@ -1,0 +1,185 @@
+"""The real servers and the shared schema: rows and documents written and read back."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from pymongo.asynchronous.database import AsyncDatabase
+from questdb import Protocol, Sender, TimestampNanos
+
+from companion.config import CompanionConfig
+from companion.mongo import Mongo
+from companion.questdb import QuestDB
+from companion.shared import schema
+
+from .servers import Servers, questdb_rows, wait_for_rows
+
+
+def _config(servers: Servers, database: str = "energy_tracker") -> CompanionConfig:
+    return CompanionConfig(
+        questdb_http_url=servers.questdb_url,
+        questdb_pg_port=servers.questdb_pg_port,
+        mongodb_uri=servers.mongodb_uri,
+        mongodb_database=database,
+    )
+
+
+async def test_questdb_schema_is_created_idempotently(servers: Servers) -> None:
+    """Both tables exist as WAL tables with the dedup keys, however often it runs."""
+    questdb = QuestDB(_config(servers))
+    try:
+        await questdb.ensure_schema()
+        await schema.ensure_questdb_schema(
+            questdb.execute
+        )  # a second run changes nothing
+    finally:
+        await questdb.close()
+
+    tables = {
+        row[1]: row
+        for row in questdb_rows(
+            servers,
+            "select id, table_name, walEnabled, dedup, partitionBy from tables()",
+        )
+    }
+    for table, partition in (
+        ("energy_readings", "DAY"),
+        ("energy_statistics", "MONTH"),
+    ):
+        assert table in tables
+        _, _, wal, dedup, partition_by = tables[table]
+        assert (wal, dedup, partition_by) == (True, True, partition)
+    readings_keys = {
+        row[0]
+        for row in questdb_rows(
+            servers,
+            "select \"column\" from table_columns('energy_readings') where upsertKey",
+        )
+    }
+    statistics_keys = {
+        row[0]
+        for row in questdb_rows(
+            servers,
+            "select \"column\" from table_columns('energy_statistics') where upsertKey",
+        )
+    }
+    assert readings_keys == {"ts", "entity_id"}
+    assert statistics_keys == {"ts", "entity_id", "period"}
+
+
+async def test_row_written_over_ilp_http_is_read_back_with_sql(
+    servers: Servers, entity_suffix: str
+) -> None:
+    """A reading sent through ILP over HTTP comes back from SQL; a resend does not double it."""
+    questdb = QuestDB(_config(servers))
+    await questdb.ensure_schema()
+    entity_id = f"sensor.storage_{entity_suffix}"
+    ts = datetime(2026, 1, 15, 12, 0, 0, 123456, tzinfo=UTC)
+
+    def send() -> None:
+        with Sender(Protocol.Http, "127.0.0.1", servers.questdb_http_port) as sender:
+            for offset, value in enumerate((1.5, 2.25)):
+                sender.row(
+                    schema.READINGS_TABLE,
+                    symbols={
+                        "entity_id": entity_id,
+                        "unit": "kWh",
+                        "device_class": "energy",
+                        "state_class": "total_increasing",
+                        "source": schema.SOURCE_LIVE,
+                    },
+                    columns={"value": value},
+                    at=TimestampNanos(
+                        int((ts + timedelta(seconds=offset)).timestamp() * 1e9)
+                    ),
+                )
+
+    await asyncio.to_thread(send)
+    await asyncio.to_thread(send)  # the same two rows again: dedup keeps one of each
+
+    sql = (
+        "select ts, entity_id, value, unit, device_class, state_class, source "
+        f"from energy_readings where entity_id = '{entity_id}' order by ts"
+    )
+    rows = await wait_for_rows(servers, sql, 2)
+    await asyncio.sleep(1)  # give a wrongly doubled write the time to show up
+    rows = questdb_rows(servers, sql)
+    assert rows == [
+        [
+            "2026-01-15T12:00:00.123456Z",
+            entity_id,
+            1.5,
+            "kWh",
+            "energy",
+            "total_increasing",
+            "live",
+        ],
+        [
+            "2026-01-15T12:00:01.123456Z",
+            entity_id,
+            2.25,
+            "kWh",
+            "energy",
+            "total_increasing",
+            "live",
+        ],
+    ]
+
+    # The companion's PG-wire path reads the same rows, parameterised.
+    records = await questdb.fetch(
+        "select value from energy_readings where entity_id = $1 order by ts", entity_id
+    )
+    await questdb.close()
+    assert [record["value"] for record in records] == [1.5, 2.25]
+
+
+async def test_mongodb_document_upserted_and_read_back(
+    servers: Servers, mongo_db: AsyncDatabase[dict[str, object]]
+) -> None:
+    """An entity document is upserted twice and read back once, with its fields."""
+    entities = mongo_db[schema.ENTITIES]
+    seen = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+    for name in ("Grid import", "Grid import energy"):
+        await entities.update_one(
+            {"_id": "sensor.grid_import"},
+            {
+                "$set": {
+                    "friendly_name": name,
+                    "unit": "kWh",
+                    "is_tracked": True,
+                    "last_seen": seen,
+                },
+                "$setOnInsert": {"first_seen": seen},
+            },
+            upsert=True,
+        )
+    documents = await entities.find({}).to_list()
+    assert documents == [
+        {
+            "_id": "sensor.grid_import",
+            "friendly_name": "Grid import energy",
+            "unit": "kWh",
+            "is_tracked": True,
+            "last_seen": seen,
+            "first_seen": seen,
+        }
+    ]
+
+
+async def test_mongodb_indexes_are_created_idempotently(
+    servers: Servers, mongodb_database_name: str
+) -> None:
+    """Every index of the shared schema exists after start-up, and a rerun is harmless."""
+    mongo = Mongo(_config(servers, mongodb_database_name))
+    try:
+        assert await mongo.ping()
+        await mongo.ensure_schema()
+        await schema.ensure_mongo_schema(mongo.db)
+        for collection, indexes in schema.MONGO_INDEXES.items():
+            info = await mongo.db[collection].index_information()
+            for name, keys in indexes:
+                assert info[name]["key"] == list(keys)
+    finally:
+        await mongo.client.drop_database(mongodb_database_name)
+        await mongo.close()
