@@ -1,0 +1,1 @@
+"""Developer and test tooling of Energy Tracker (not shipped)."""
