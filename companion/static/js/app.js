@@ -1,0 +1,56 @@
+// The single-page shell: hash routing (#/, #/history, #/settings, #/sync-log), the
+// connection indicator, the time zone from the companion, and page life cycles.
+
+import { loadStatus, parseHash, toast } from "./shell.js";
+
+const routes = {
+  "": () => import("./pages/dashboard.js"),
+  history: () => import("./pages/history.js"),
+  settings: () => import("./pages/settings.js"),
+  "sync-log": () => import("./pages/synclog.js"),
+};
+const titles = { "": "Dashboard", history: "History", settings: "Settings", "sync-log": "Sync log" };
+
+const main = document.getElementById("main");
+let cleanup = null;
+let renderId = 0;
+
+async function route() {
+  const id = ++renderId;
+  const { name, params } = parseHash();
+  if (name === null) { location.hash = "#/"; return; }
+  for (const link of document.querySelectorAll("nav a")) {
+    const active = link.dataset.route === (name || "dashboard");
+    if (active) link.setAttribute("aria-current", "page"); else link.removeAttribute("aria-current");
+  }
+  document.title = `${titles[name]} · Energy Tracker`;
+  if (cleanup) { try { cleanup(); } catch (e) { console.warn(e); } cleanup = null; }
+  main.replaceChildren();
+  main.setAttribute("aria-busy", "true");
+  try {
+    // The time zone decides what "a day" is: fetch it before the first page paints.
+    await loadStatus().catch(() => null);
+    const page = await routes[name]();
+    if (id !== renderId) return;
+    cleanup = (await page.render(main, { params, toast })) || null;
+  } catch (err) {
+    if (id !== renderId) return;
+    main.innerHTML = "";
+    const p = document.createElement("p");
+    p.className = "notice error";
+    p.textContent = `This page could not be shown: ${err.message}. Reload the page; if it persists, check the companion's log.`;
+    main.append(p);
+  } finally {
+    if (id === renderId) main.removeAttribute("aria-busy");
+  }
+}
+
+let lastHashPath = null;
+window.addEventListener("hashchange", () => {
+  // Only a change of page re-renders; pages update their own query parameters.
+  const path = location.hash.split("?")[0];
+  if (path !== lastHashPath) { lastHashPath = path; route(); }
+});
+window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => route());
+lastHashPath = location.hash.split("?")[0];
+route();

@@ -1,0 +1,109 @@
+// Thin wrappers around uPlot (vendored, loaded lazily so the page still works and
+// says what to do when scripts/build-frontend has not been run).
+
+import { BASE, VERSION } from "./api.js";
+import { formatNumber, getTimeZone } from "./format.js";
+
+let uPlotPromise = null;
+export function loadUPlot() {
+  if (!uPlotPromise) {
+    uPlotPromise = import(`${BASE}/static/vendor/uPlot.esm.js?v=${VERSION}`).then((m) => m.default);
+    uPlotPromise.catch(() => { uPlotPromise = null; });
+  }
+  return uPlotPromise;
+}
+
+function cssVar(name, fallback) {
+  const v = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+  return v || fallback;
+}
+
+function theme() {
+  return {
+    text: cssVar("--muted", "#666"),
+    grid: cssVar("--grid", "rgba(128,128,128,.18)"),
+    accent: cssVar("--accent", "#1f77b4"),
+    accent2: cssVar("--accent-2", "#ff7f0e"),
+    fill: cssVar("--accent-fill", "rgba(31,119,180,.15)"),
+  };
+}
+
+function axis(t, unit) {
+  return {
+    stroke: t.text,
+    grid: { stroke: t.grid, width: 1 },
+    ticks: { stroke: t.grid, width: 1 },
+    values: unit === undefined ? undefined : (u, splits) => splits.map((v) => formatNumber(v)),
+    size: 50,
+  };
+}
+
+/** Keep a chart sized to its container; returns a function that stops. */
+function autosize(u, el, height) {
+  const resize = () => {
+    const width = Math.max(200, Math.floor(el.clientWidth));
+    if (width !== u.width) u.setSize({ width, height });
+  };
+  const observer = new ResizeObserver(resize);
+  observer.observe(el);
+  return () => observer.disconnect();
+}
+
+export class Chart {
+  constructor(u, stop) { this.u = u; this.stop = stop; }
+  destroy() { this.stop(); this.u.destroy(); }
+}
+
+/** Daily bars: days = ["YYYY-MM-DD", ...] (days in HA's zone), values in `unit`. */
+export async function barChart(el, days, values, { unit, label, height = 240 } = {}) {
+  const uPlot = await loadUPlot();
+  const t = theme();
+  // Days are placed at UTC midnight and drawn in UTC so a day never shifts.
+  const xs = days.map((d) => Date.parse(`${d}T00:00:00Z`) / 1000);
+  const opts = {
+    width: Math.max(200, el.clientWidth), height,
+    tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"),
+    legend: { show: true },
+    cursor: { drag: { x: false, y: false }, points: { show: false } },
+    scales: { x: { time: true, range: (u, min, max) => [min - 43200, max + 43200] }, y: { range: (u, min, max) => [0, max > 0 ? max * 1.1 : 1] } },
+    axes: [axis(t), { ...axis(t, unit), label: unit || "" }],
+    series: [
+      { value: (u, v) => (v == null ? "–" : new Intl.DateTimeFormat(undefined, { timeZone: "UTC", dateStyle: "medium" }).format(new Date(v * 1000))) },
+      {
+        label: label || "Total", stroke: t.accent, fill: t.accent, width: 1,
+        paths: uPlot.paths.bars({ size: [0.7, 60], align: 0 }), points: { show: false },
+        value: (u, v) => (v == null ? "–" : `${formatNumber(v)} ${unit || ""}`.trim()),
+      },
+    ],
+  };
+  const u = new uPlot(opts, [xs, values], el);
+  return new Chart(u, autosize(u, el, height));
+}
+
+/** A time series: xs in ms, ys numbers (null = gap). Drawn in HA's time zone. */
+export async function lineChart(el, xs, ys, { unit, label, height = 260, zoom = false, onZoom, step = false } = {}) {
+  const uPlot = await loadUPlot();
+  const t = theme();
+  const tz = getTimeZone();
+  const opts = {
+    width: Math.max(200, el.clientWidth), height,
+    tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), tz),
+    legend: { show: true },
+    cursor: { drag: { x: zoom, y: false, setScale: zoom }, points: { size: 6 } },
+    scales: { x: { time: true } },
+    axes: [axis(t), { ...axis(t, unit), label: unit || "" }],
+    series: [
+      {},
+      {
+        label: label || "Value", stroke: t.accent, width: 1.5, fill: t.fill, spanGaps: false,
+        paths: step ? uPlot.paths.stepped({ align: 1 }) : undefined,
+        points: { show: false },
+        value: (u, v) => (v == null ? "–" : `${formatNumber(v)} ${unit || ""}`.trim()),
+      },
+    ],
+    hooks: onZoom ? { setScale: [(u, key) => { if (key === "x") onZoom(u.scales.x.min, u.scales.x.max); }] } : {},
+  };
+  const data = [Float64Array.from(xs, (x) => x / 1000), ys];
+  const u = new uPlot(opts, data, el);
+  return new Chart(u, autosize(u, el, height));
+}

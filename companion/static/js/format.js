@@ -1,0 +1,106 @@
+// Locale-aware formatting and Home Assistant's time zone (days are HA's days).
+
+let timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+
+export function setTimeZone(tz) {
+  if (!tz) return;
+  try {
+    new Intl.DateTimeFormat(undefined, { timeZone: tz });
+    timeZone = tz;
+  } catch { /* unknown zone: keep the browser's */ }
+}
+export function getTimeZone() { return timeZone; }
+
+const numberFormats = new Map();
+export function formatNumber(value, maxDigits) {
+  if (value === null || value === undefined || !Number.isFinite(value)) return "–";
+  const digits = maxDigits ?? (Math.abs(value) >= 100 ? 1 : Math.abs(value) >= 1 ? 2 : 3);
+  let fmt = numberFormats.get(digits);
+  if (!fmt) {
+    fmt = new Intl.NumberFormat(undefined, { maximumFractionDigits: digits });
+    numberFormats.set(digits, fmt);
+  }
+  return fmt.format(value);
+}
+
+export function formatValue(value, unit, maxDigits) {
+  const n = formatNumber(value, maxDigits);
+  return unit && n !== "–" ? `${n} ${unit}` : n;
+}
+
+function dtf(options) {
+  return new Intl.DateTimeFormat(undefined, { timeZone, ...options });
+}
+
+export function formatDateTime(ms) {
+  if (ms === null || ms === undefined) return "–";
+  return dtf({ dateStyle: "medium", timeStyle: "short" }).format(new Date(ms));
+}
+export function formatDateTimeSeconds(ms) {
+  if (ms === null || ms === undefined) return "–";
+  return dtf({ year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" }).format(new Date(ms));
+}
+/** A calendar date "YYYY-MM-DD" (already a day in HA's zone) shown in the user's locale. */
+export function formatDay(isoDate) {
+  const [y, m, d] = isoDate.split("-").map(Number);
+  if (!y) return isoDate;
+  return new Intl.DateTimeFormat(undefined, { timeZone: "UTC", weekday: "short", month: "short", day: "numeric" })
+    .format(new Date(Date.UTC(y, m - 1, d)));
+}
+
+export function formatAge(ms, now = Date.now()) {
+  if (ms === null || ms === undefined) return "never";
+  const seconds = Math.max(0, Math.round((now - ms) / 1000));
+  const rtf = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+  if (seconds < 60) return rtf.format(-seconds, "second");
+  if (seconds < 3600) return rtf.format(-Math.round(seconds / 60), "minute");
+  if (seconds < 86400) return rtf.format(-Math.round(seconds / 3600), "hour");
+  return rtf.format(-Math.round(seconds / 86400), "day");
+}
+
+function zonedParts(ms) {
+  const parts = dtf({ hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" })
+    .formatToParts(new Date(ms));
+  const get = (type) => Number(parts.find((p) => p.type === type).value);
+  return { year: get("year"), month: get("month"), day: get("day"), hour: get("hour"), minute: get("minute"), second: get("second") };
+}
+
+/** "YYYY-MM-DD" of the instant in HA's time zone. */
+export function zonedDate(ms) {
+  const p = zonedParts(ms);
+  return `${p.year}-${String(p.month).padStart(2, "0")}-${String(p.day).padStart(2, "0")}`;
+}
+
+/** The instant (ms) of local midnight in HA's time zone at the start of `isoDate`. */
+export function zonedMidnight(isoDate) {
+  const [y, m, d] = isoDate.split("-").map(Number);
+  const target = Date.UTC(y, m - 1, d);
+  let guess = target;
+  for (let i = 0; i < 3; i++) {
+    const p = zonedParts(guess);
+    const asUtc = Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second);
+    const diff = asUtc - target;
+    if (diff === 0) break;
+    guess -= diff;
+  }
+  return guess;
+}
+
+/** Shift an ISO date by whole days. */
+export function addDays(isoDate, days) {
+  const [y, m, d] = isoDate.split("-").map(Number);
+  const t = new Date(Date.UTC(y, m - 1, d + days));
+  return t.toISOString().slice(0, 10);
+}
+
+export function isoUtc(ms) { return new Date(ms).toISOString(); }
+
+/** Offset (ms) of HA's zone from UTC at an instant: used to put chart axes in HA time. */
+export function zoneOffset(ms) {
+  const p = zonedParts(ms);
+  return Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second) - Math.floor(ms / 1000) * 1000;
+}
+
+export function escapeHtml(text) {
+  return String(text ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+}
