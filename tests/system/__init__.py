@@ -1,0 +1,1 @@
+"""System tests: every component a real process."""
