@@ -10,11 +10,12 @@ from typing import TypedDict
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from .config import CompanionConfig
 from .mongo import Mongo
 from .questdb import QuestDB, QuestDBError
+from .web import dashboard_routes
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -68,7 +69,8 @@ def create_app(config: CompanionConfig | None = None) -> Starlette:
             await mongo.close()
 
     api = [Route("/status", status, methods=["GET"])]
-    routes = [Mount("/api", routes=api)]
+    # The dashboard's page and assets sit beside the API, under the same base path.
+    routes: list[BaseRoute] = [Mount("/api", routes=api), *dashboard_routes(config)]
     if config.base_path:
         routes = [Mount(config.base_path, routes=routes)]
     return Starlette(routes=routes, lifespan=lifespan)
