@@ -2,15 +2,135 @@
 
 from __future__ import annotations
 
-from homeassistant.core import HomeAssistant
-from homeassistant.helpers import config_validation as cv
+from functools import partial
+from pathlib import Path
+
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
+from homeassistant.core import Event, HomeAssistant
+from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
+from homeassistant.helpers import config_validation as cv, instance_id
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
-from .const import DOMAIN
+from .const import (
+    CONF_MONGODB_DATABASE,
+    CONF_MONGODB_URI,
+    CONF_QUESTDB_PASSWORD,
+    CONF_QUESTDB_TOKEN,
+    CONF_QUESTDB_URL,
+    CONF_QUESTDB_USERNAME,
+    CONF_VERIFY_SSL,
+    DOMAIN,
+    LOGGER,
+)
+from .energy_prefs import async_track_energy_prefs
+from .errors import InvalidAuth, InvalidDatabaseName, InvalidUri
+from .forwarder import Forwarder
+from .models import EnergyTrackerConfigEntry, EnergyTrackerRuntimeData
+from .mongo import create_client, database
+from .questdb_http import QuestDBHttp
+from .services import async_setup_services
+from .spool import Spool
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+PLATFORMS: list[Platform] = [Platform.SENSOR]
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Set up the Energy Tracker integration."""
+    async_setup_services(hass)
     return True
+
+
+def spool_directory(hass: HomeAssistant, entry_id: str) -> Path:
+    """Return where an entry keeps its spool."""
+    return Path(hass.config.path(".storage", "energy_tracker_spool", entry_id))
+
+
+async def async_setup_entry(
+    hass: HomeAssistant, entry: EnergyTrackerConfigEntry
+) -> bool:
+    """Start forwarding for one QuestDB + MongoDB pair.
+
+    A database that is down does not stop the set-up: readings go to the spool and
+    MongoDB updates are retried. Rejected credentials start re-authentication.
+    """
+    data = entry.data
+    try:
+        questdb = QuestDBHttp(
+            async_get_clientsession(hass, verify_ssl=data.get(CONF_VERIFY_SSL, True)),
+            data[CONF_QUESTDB_URL],
+            username=data.get(CONF_QUESTDB_USERNAME),
+            password=data.get(CONF_QUESTDB_PASSWORD),
+            token=data.get(CONF_QUESTDB_TOKEN),
+        )
+        client = await hass.async_add_executor_job(
+            partial(create_client, data[CONF_MONGODB_URI])
+        )
+    except InvalidUri as err:
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN, translation_key="invalid_uri"
+        ) from err
+    try:
+        mongo_db = database(client, data[CONF_MONGODB_DATABASE])
+    except InvalidDatabaseName as err:
+        await client.close()
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN, translation_key="invalid_uri"
+        ) from err
+    try:
+        await questdb.execute("select 1")
+    except InvalidAuth as err:
+        await client.close()
+        raise ConfigEntryAuthFailed(
+            translation_domain=DOMAIN, translation_key="invalid_auth"
+        ) from err
+    except Exception:  # noqa: BLE001 - down is fine: the spool takes the readings
+        LOGGER.debug("QuestDB not reachable at set-up; readings go to the spool")
+
+    spool = Spool(spool_directory(hass, entry.entry_id), 0)
+    forwarder = Forwarder(
+        hass,
+        entry,
+        questdb=questdb,
+        mongo_client=client,
+        mongo_db=mongo_db,
+        spool=spool,
+        instance_id=await instance_id.async_get(hass),
+    )
+    forwarder.set_spool_limit(entry.options)
+    entry.runtime_data = EnergyTrackerRuntimeData(forwarder=forwarder)
+    await async_track_energy_prefs(hass, forwarder)
+    await forwarder.async_start()
+
+    async def _on_stop(event: Event) -> None:
+        await forwarder.async_stop()
+
+    entry.async_on_unload(
+        hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _on_stop)
+    )
+    entry.async_on_unload(entry.add_update_listener(_async_options_updated))
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    return True
+
+
+async def _async_options_updated(
+    hass: HomeAssistant, entry: EnergyTrackerConfigEntry
+) -> None:
+    """Apply new options without a reload, so no reading is missed."""
+    forwarder = entry.runtime_data.forwarder
+    forwarder.rules.set_options(entry.options)
+    forwarder.set_spool_limit(entry.options)
+    forwarder.invalidate_decisions()
+
+
+async def async_unload_entry(
+    hass: HomeAssistant, entry: EnergyTrackerConfigEntry
+) -> bool:
+    """Stop forwarding, write or spool what is buffered, close the connections."""
+    unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    if unloaded:
+        forwarder = entry.runtime_data.forwarder
+        await forwarder.async_stop()
+        forwarder.async_remove_issues()
+    return unloaded

@@ -1,0 +1,35 @@
+"""Exceptions of the Energy Tracker integration."""
+
+from __future__ import annotations
+
+from homeassistant.exceptions import HomeAssistantError
+
+
+class EnergyTrackerError(HomeAssistantError):
+    """Base class of the integration's errors."""
+
+
+class CannotConnect(EnergyTrackerError):  # noqa: N818 - HA's naming
+    """A database cannot be reached."""
+
+
+class InvalidAuth(EnergyTrackerError):  # noqa: N818 - HA's naming
+    """A database rejected the credentials."""
+
+
+class InvalidUri(EnergyTrackerError):  # noqa: N818 - HA's naming
+    """An address or URI is malformed."""
+
+
+class InvalidDatabaseName(EnergyTrackerError):  # noqa: N818 - HA's naming
+    """The MongoDB database name is not allowed."""
+
+
+class RowsRejected(EnergyTrackerError):  # noqa: N818 - HA's naming
+    """QuestDB rejected a batch for its content."""
+
+    def __init__(self, message: str, line: int | None) -> None:
+        """Keep the server's message and the 1-based number of the bad line."""
+        super().__init__(message)
+        self.message = message
+        self.line = line

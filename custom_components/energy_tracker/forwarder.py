@@ -1,0 +1,651 @@
+"""The hot path: state_changed events → in-memory buffer → batched ILP writes to QuestDB.
+
+On HA's loop the filter costs one dict lookup per event and the listener one list
+append. Everything else (serialisation, spool files) runs in the executor, and
+network I/O is awaited in background tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+import contextlib
+from dataclasses import dataclass
+from datetime import datetime
+import time
+from typing import TYPE_CHECKING, Any
+
+from homeassistant.const import (
+    ATTR_FRIENDLY_NAME,
+    EVENT_STATE_CHANGED,
+    STATE_UNAVAILABLE,
+    __version__ as ha_version,
+)
+from homeassistant.core import (
+    CALLBACK_TYPE,
+    Event,
+    EventStateChangedData,
+    HomeAssistant,
+    State,
+    callback,
+)
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.dispatcher import async_dispatcher_send
+from homeassistant.util import dt as dt_util
+from pymongo.errors import PyMongoError
+
+from .const import (
+    CONF_SPOOL_MAX_MB,
+    DEFAULT_SPOOL_MAX_MB,
+    DOMAIN,
+    DOWN_ISSUE_AFTER,
+    ENTITY_SYNC_INTERVAL,
+    FLUSH_INTERVAL,
+    HEARTBEAT_INTERVAL,
+    ISSUE_MONGODB_DOWN,
+    ISSUE_QUESTDB_DOWN,
+    ISSUE_ROWS_REJECTED,
+    ISSUE_SPOOL_NEARLY_FULL,
+    LOGGER,
+    MAX_BATCH_ROWS,
+    SIGNAL_UPDATED,
+    SPOOL_ISSUE_RATIO,
+    STATUS_AUTH_FAILED,
+    STATUS_OK,
+    STATUS_STARTING,
+    STATUS_UNAVAILABLE,
+)
+from .errors import CannotConnect, InvalidAuth, RowsRejected
+from .ilp import serialise_states, split_lines
+from .mongo import MongoDocument, entity_update
+from .questdb_http import QuestDBHttp
+from .schema import (
+    ENTITIES,
+    FORWARDER_STATE,
+    SOURCE_LIVE,
+    SYNC_LOG,
+    ensure_mongo_schema,
+    ensure_questdb_schema,
+)
+from .spool import Spool
+from .tracking import TrackingRules
+from .units import conversion_for
+
+if TYPE_CHECKING:
+    from homeassistant.config_entries import ConfigEntry
+    from pymongo import AsyncMongoClient
+    from pymongo.asynchronous.database import AsyncDatabase
+
+_MAX_BAD_LINES_PER_BATCH = 100
+
+
+@dataclass(slots=True)
+class ForwarderStats:
+    """Counters and health of one forwarder (read by sensors, diagnostics, heartbeat)."""
+
+    rows_forwarded: int = 0
+    rows_spooled: int = 0
+    rows_rejected: int = 0
+    rows_dropped: int = 0
+    states_skipped: int = 0
+    events_received: int = 0
+    last_write_at: datetime | None = None
+    last_event_at: datetime | None = None
+    questdb_status: str = STATUS_STARTING
+    mongodb_status: str = STATUS_STARTING
+    questdb_down_since: float | None = None
+    mongodb_down_since: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the counters as plain values."""
+        return {
+            "rows_forwarded": self.rows_forwarded,
+            "rows_spooled": self.rows_spooled,
+            "rows_rejected": self.rows_rejected,
+            "rows_dropped": self.rows_dropped,
+            "states_skipped": self.states_skipped,
+            "events_received": self.events_received,
+        }
+
+
+class Forwarder:
+    """Capture tracked state changes and write them to QuestDB without losing any."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: ConfigEntry[Any],
+        *,
+        questdb: QuestDBHttp,
+        mongo_client: AsyncMongoClient[MongoDocument],
+        mongo_db: AsyncDatabase[MongoDocument],
+        spool: Spool,
+        instance_id: str,
+    ) -> None:
+        """Wire the parts; nothing runs until `async_start`."""
+        self.hass = hass
+        self.entry = entry
+        self.questdb = questdb
+        self.mongo_client = mongo_client
+        self.mongo_db = mongo_db
+        self.spool = spool
+        self.instance_id = instance_id
+        self.rules = TrackingRules(entry.options)
+        self.stats = ForwarderStats()
+        self._decisions: dict[str, bool] = {}
+        self._buffer: list[State | None] = []
+        self._pending_entities: dict[str, State] = {}
+        self._first_seen: set[str] = set()
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._unsubscribe: list[CALLBACK_TYPE] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._questdb_schema_ready = False
+        self._mongo_schema_ready = False
+        self._issues: set[str] = set()
+        self._reauth_started = False
+        self._stopped = False
+        self._last_signal: tuple[Any, ...] = ()
+
+    # -- the hot path ---------------------------------------------------------
+
+    def _build_callbacks(
+        self,
+    ) -> tuple[
+        Callable[[EventStateChangedData], bool],
+        Callable[[Event[EventStateChangedData]], None],
+    ]:
+        """Return the event filter and the listener, with everything they need bound."""
+        decided = self._decisions.get
+        decide = self._decide
+        append = self._buffer.append
+        buffer = self._buffer
+        wake = self._wake.set
+        full = MAX_BATCH_ROWS
+
+        @callback
+        def event_filter(data: EventStateChangedData) -> bool:
+            """Reject untracked entities with one dict lookup."""
+            tracked = decided(data["entity_id"])
+            if tracked is None:
+                return decide(data)
+            return tracked
+
+        @callback
+        def listener(event: Event[EventStateChangedData]) -> None:
+            """Append the new state; wake the writer when a batch is full."""
+            append(event.data["new_state"])
+            if len(buffer) >= full:
+                wake()
+
+        return event_filter, listener
+
+    @callback
+    def _decide(self, data: EventStateChangedData) -> bool:
+        """Decide once per entity id whether it is tracked."""
+        entity_id = data["entity_id"]
+        new_state = data["new_state"]
+        if new_state is None:
+            return False
+        tracked = self.rules.decide(entity_id, new_state)
+        self._decisions[entity_id] = tracked
+        return tracked
+
+    @callback
+    def invalidate_decisions(self) -> None:
+        """Forget cached decisions after a rule changed."""
+        self._decisions.clear()
+
+    def is_tracked(self, entity_id: str) -> bool:
+        """Return whether an entity is tracked now."""
+        return self.rules.decide(entity_id, self.hass.states.get(entity_id))
+
+    # -- life cycle -----------------------------------------------------------
+
+    async def async_start(self) -> None:
+        """Load the spool, subscribe to the bus and start the background tasks."""
+        await self.hass.async_add_executor_job(self.spool.load)
+        self.stats.rows_spooled = 0
+        event_filter, listener = self._build_callbacks()
+        self._unsubscribe.append(
+            self.hass.bus.async_listen(
+                EVENT_STATE_CHANGED, listener, event_filter=event_filter
+            )
+        )
+        self._tasks.append(
+            self.entry.async_create_background_task(
+                self.hass, self._writer_loop(), f"{DOMAIN} writer"
+            )
+        )
+        self._tasks.append(
+            self.entry.async_create_background_task(
+                self.hass, self._mongo_loop(), f"{DOMAIN} mongodb"
+            )
+        )
+
+    async def async_stop(self) -> None:
+        """Unsubscribe, write or spool what is buffered, stop tasks, close MongoDB."""
+        if self._stopped:
+            return
+        self._stopped = True
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe.clear()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        try:
+            await self.async_flush()
+        finally:
+            with contextlib.suppress(PyMongoError, TimeoutError):
+                async with asyncio.timeout(5):
+                    await self._sync_entities()
+                    await self._heartbeat("stopped")
+            await self.mongo_client.close()
+
+    def set_spool_limit(self, options: dict[str, Any] | Any) -> None:
+        """Apply the spool size option."""
+        self.spool.max_bytes = (
+            int(options.get(CONF_SPOOL_MAX_MB, DEFAULT_SPOOL_MAX_MB)) * 1024 * 1024
+        )
+
+    # -- writer ---------------------------------------------------------------
+
+    async def _writer_loop(self) -> None:
+        """Flush at most every second, sooner when a batch is full."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(FLUSH_INTERVAL):
+                    await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self.async_flush()
+            except Exception:  # noqa: BLE001 - the writer must keep running
+                LOGGER.exception("Unexpected error in the Energy Tracker writer")
+                await asyncio.sleep(FLUSH_INTERVAL)
+
+    async def async_flush(self) -> dict[str, int]:
+        """Write the buffer and the spool now; return what was written."""
+        async with self._lock:
+            states = self._buffer.copy()
+            self._buffer.clear()
+            payloads: list[tuple[bytes, int]] = []
+            if states:
+                batch = await self.hass.async_add_executor_job(
+                    serialise_states, states, SOURCE_LIVE, MAX_BATCH_ROWS
+                )
+                payloads = batch.payloads
+                stats = self.stats
+                stats.events_received += len(states)
+                stats.states_skipped += batch.skipped
+                self._pending_entities.update(batch.latest)
+                newest = max(
+                    (state.last_updated for state in batch.latest.values()),
+                    default=None,
+                )
+                if newest is not None and (
+                    stats.last_event_at is None or newest > stats.last_event_at
+                ):
+                    stats.last_event_at = newest
+            written = await self._drain(payloads)
+        self._after_cycle()
+        return {"rows_written": written, "spool_rows_pending": self.spool.rows}
+
+    async def _drain(self, payloads: list[tuple[bytes, int]]) -> int:
+        """Replay the spool oldest first, then send new payloads; spool what fails."""
+        written = 0
+        if not await self._ensure_questdb_schema():
+            await self._spool(payloads)
+            return 0
+        while len(self.spool):
+            oldest = await self.hass.async_add_executor_job(self.spool.oldest)
+            if oldest is None:
+                break
+            segment, payload = oldest
+            sent = await self._send(payload, segment.rows)
+            if sent is None:
+                await self._spool(payloads)
+                return written
+            written += sent
+            await self.hass.async_add_executor_job(self.spool.remove, segment)
+        for index, (payload, rows) in enumerate(payloads):
+            sent = await self._send(payload, rows)
+            if sent is None:
+                await self._spool(payloads[index:])
+                return written
+            written += sent
+        return written
+
+    async def _send(self, payload: bytes, rows: int) -> int | None:
+        """Send one payload; return rows written, or None when QuestDB is not usable."""
+        for _ in range(_MAX_BAD_LINES_PER_BATCH):
+            try:
+                await self.questdb.write(payload)
+            except RowsRejected as err:
+                lines = split_lines(payload)
+                if err.line is not None and 1 <= err.line <= len(lines):
+                    bad = lines[err.line - 1]
+                    rest = lines[: err.line - 1] + lines[err.line :]
+                else:
+                    bad, rest = payload, []
+                await self._dead_letter(bad, err.message)
+                payload = b"".join(rest)
+                rows = len(rest)
+                if not rest:
+                    return 0
+                continue
+            except InvalidAuth:
+                self._set_questdb_status(STATUS_AUTH_FAILED)
+                return None
+            except CannotConnect:
+                self._set_questdb_status(STATUS_UNAVAILABLE)
+                return None
+            self._set_questdb_status(STATUS_OK)
+            self.stats.rows_forwarded += rows
+            self.stats.last_write_at = dt_util.utcnow()
+            return rows
+        await self._dead_letter(payload, "too many rejected lines in one batch")
+        return 0
+
+    async def _dead_letter(self, lines: bytes, reason: str) -> None:
+        """Set rejected rows aside and report them."""
+        count = lines.count(b"\n") or 1
+        await self.hass.async_add_executor_job(self.spool.dead_letter, lines, reason)
+        self.stats.rows_rejected += count
+        LOGGER.error(
+            "QuestDB rejected %d row(s); they are kept in %s: %s",
+            count,
+            self.spool.dead_letter_path,
+            reason[:300],
+        )
+        self._set_issue(
+            ISSUE_ROWS_REJECTED,
+            True,
+            ir.IssueSeverity.ERROR,
+            {
+                "count": str(self.stats.rows_rejected),
+                "path": str(self.spool.dead_letter_path),
+            },
+        )
+
+    async def _spool(self, payloads: list[tuple[bytes, int]]) -> None:
+        """Keep payloads on disk; count what does not fit."""
+        for payload, rows in payloads:
+            stored = await self.hass.async_add_executor_job(
+                self.spool.append, payload, rows
+            )
+            if stored:
+                self.stats.rows_spooled += rows
+            else:
+                if not self.stats.rows_dropped:
+                    LOGGER.error(
+                        "The Energy Tracker spool is full (%d MB): readings are dropped "
+                        "until QuestDB is back; raise the limit in the options",
+                        self.spool.max_bytes // (1024 * 1024),
+                    )
+                self.stats.rows_dropped += rows
+
+    async def _ensure_questdb_schema(self) -> bool:
+        """Create the tables once before the first write (ILP would create them without dedup)."""
+        if self._questdb_schema_ready:
+            return True
+        try:
+            await ensure_questdb_schema(self.questdb.execute)
+        except InvalidAuth:
+            self._set_questdb_status(STATUS_AUTH_FAILED)
+            return False
+        except (CannotConnect, RowsRejected):
+            self._set_questdb_status(STATUS_UNAVAILABLE)
+            return False
+        self._questdb_schema_ready = True
+        return True
+
+    def _set_questdb_status(self, status: str) -> None:
+        """Track QuestDB's health; log once when it goes and once when it is back."""
+        stats = self.stats
+        previous = stats.questdb_status
+        if status == previous:
+            return
+        stats.questdb_status = status
+        if status == STATUS_OK:
+            if previous != STATUS_STARTING:
+                LOGGER.info("QuestDB is available again; replaying the spool")
+            stats.questdb_down_since = None
+            self._reauth_started = False
+            return
+        if stats.questdb_down_since is None:
+            stats.questdb_down_since = time.monotonic()
+        if status == STATUS_AUTH_FAILED:
+            LOGGER.error("QuestDB rejected the credentials; readings go to the spool")
+            if not self._reauth_started:
+                self._reauth_started = True
+                self.entry.async_start_reauth(self.hass)
+        elif previous in (STATUS_OK, STATUS_STARTING):
+            LOGGER.warning("QuestDB is unavailable; readings go to the spool")
+
+    # -- MongoDB --------------------------------------------------------------
+
+    async def _mongo_loop(self) -> None:
+        """Write entity documents every few seconds and the heartbeat every 30 s."""
+        last_heartbeat = -HEARTBEAT_INTERVAL
+        while True:
+            heartbeat = time.monotonic() - last_heartbeat >= HEARTBEAT_INTERVAL
+            try:
+                async with asyncio.timeout(HEARTBEAT_INTERVAL):
+                    if not self._mongo_schema_ready:
+                        await ensure_mongo_schema(self.mongo_db)
+                        self._mongo_schema_ready = True
+                    await self._sync_entities()
+                    if heartbeat:
+                        await self._heartbeat("running")
+                        await self._refresh_choices()
+                        last_heartbeat = time.monotonic()
+            except (PyMongoError, TimeoutError):
+                self._set_mongodb_status(STATUS_UNAVAILABLE)
+            else:
+                self._set_mongodb_status(STATUS_OK)
+            self._after_cycle()
+            await asyncio.sleep(ENTITY_SYNC_INTERVAL)
+
+    async def async_sync_mongo(self) -> None:
+        """Write entity documents and the heartbeat now (used by tests and flush)."""
+        await self._sync_entities()
+        await self._heartbeat("running")
+        await self._refresh_choices()
+
+    async def _sync_entities(self) -> None:
+        """Upsert the latest state of each entity seen since the last sync, in bulk."""
+        if not self._pending_entities:
+            return
+        taken = self._pending_entities
+        self._pending_entities = {}
+        now = dt_util.utcnow()
+        operations = []
+        for entity_id, state in taken.items():
+            attributes = state.attributes
+            device_class = attributes.get("device_class")
+            unit = attributes.get("unit_of_measurement")
+            conversion = conversion_for(device_class, unit)
+            fields: MongoDocument = {
+                "friendly_name": attributes.get(ATTR_FRIENDLY_NAME),
+                "unit": unit if conversion is None else conversion.unit,
+                "original_unit": unit,
+                "device_class": device_class,
+                "state_class": attributes.get("state_class"),
+                "is_active": state.state != STATE_UNAVAILABLE,
+                "last_seen": state.last_updated,
+                "updated_at": now,
+            }
+            operations.append(
+                entity_update(
+                    entity_id,
+                    fields,
+                    {"first_seen": state.last_updated, "is_tracked": True},
+                )
+            )
+        try:
+            await self.mongo_db[ENTITIES].bulk_write(operations, ordered=False)
+        except PyMongoError:
+            for entity_id, state in taken.items():
+                self._pending_entities.setdefault(entity_id, state)
+            raise
+
+    async def _heartbeat(self, status: str) -> None:
+        """Write this instance's forwarder_state document."""
+        stats = self.stats
+        await self.mongo_db[FORWARDER_STATE].update_one(
+            {"_id": self.instance_id},
+            {
+                "$set": {
+                    "heartbeat_at": dt_util.utcnow(),
+                    "last_event_at": stats.last_event_at,
+                    "last_write_at": stats.last_write_at,
+                    "status": status,
+                    "questdb_status": stats.questdb_status,
+                    "mongodb_status": STATUS_OK,
+                    "counters": stats.as_dict(),
+                    "spool_rows": self.spool.rows,
+                    "spool_bytes": self.spool.bytes,
+                    "spool_max_bytes": self.spool.max_bytes,
+                    "config_entry_id": self.entry.entry_id,
+                    "ha_version": ha_version,
+                    "tracked_entities": sum(self._decisions.values()),
+                }
+            },
+            upsert=True,
+        )
+
+    async def _refresh_choices(self) -> None:
+        """Read the companion's is_tracked choices; re-decide entities when they change."""
+        choices: dict[str, bool] = {}
+        async for doc in self.mongo_db[ENTITIES].find(
+            {"is_tracked": {"$exists": True}}, {"is_tracked": 1}
+        ):
+            choices[str(doc["_id"])] = bool(doc["is_tracked"])
+        if choices != self.rules.mongo_choice:
+            self.rules.mongo_choice = choices
+            self.invalidate_decisions()
+
+    def _set_mongodb_status(self, status: str) -> None:
+        """Track MongoDB's health; log once when it goes and once when it is back."""
+        stats = self.stats
+        previous = stats.mongodb_status
+        if status == previous:
+            return
+        stats.mongodb_status = status
+        if status == STATUS_OK:
+            if previous != STATUS_STARTING:
+                LOGGER.info("MongoDB is available again")
+            stats.mongodb_down_since = None
+        else:
+            stats.mongodb_down_since = time.monotonic()
+            LOGGER.warning(
+                "MongoDB is unavailable; heartbeat and entity updates are retried"
+            )
+
+    # -- health ---------------------------------------------------------------
+
+    @callback
+    def _after_cycle(self) -> None:
+        """Raise or clear repair issues and tell the sensors when something changed."""
+        stats = self.stats
+        now = time.monotonic()
+        ratio = self.spool.bytes / self.spool.max_bytes if self.spool.max_bytes else 0
+        self._set_issue(
+            ISSUE_SPOOL_NEARLY_FULL,
+            ratio > SPOOL_ISSUE_RATIO,
+            ir.IssueSeverity.WARNING,
+            {"percent": f"{ratio * 100:.0f}", "path": str(self.spool.directory)},
+        )
+        for issue, since in (
+            (ISSUE_QUESTDB_DOWN, stats.questdb_down_since),
+            (ISSUE_MONGODB_DOWN, stats.mongodb_down_since),
+        ):
+            self._set_issue(
+                issue,
+                since is not None and now - since > DOWN_ISSUE_AFTER,
+                ir.IssueSeverity.ERROR,
+                {"minutes": f"{(now - since) / 60:.0f}" if since else "0"},
+            )
+        signal = (
+            stats.rows_forwarded,
+            self.spool.rows,
+            stats.last_write_at,
+            stats.questdb_status,
+            stats.mongodb_status,
+        )
+        if signal != self._last_signal:
+            self._last_signal = signal
+            async_dispatcher_send(self.hass, SIGNAL_UPDATED.format(self.entry.entry_id))
+
+    def _set_issue(
+        self,
+        key: str,
+        active: bool,
+        severity: ir.IssueSeverity,
+        placeholders: dict[str, str],
+    ) -> None:
+        """Create or delete one repair issue of this entry."""
+        issue_id = f"{key}_{self.entry.entry_id}"
+        if active and (key == ISSUE_ROWS_REJECTED or issue_id not in self._issues):
+            self._issues.add(issue_id)
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                issue_id,
+                is_fixable=False,
+                is_persistent=False,
+                severity=severity,
+                translation_key=key,
+                translation_placeholders={"title": self.entry.title, **placeholders},
+            )
+        elif not active and issue_id in self._issues and key != ISSUE_ROWS_REJECTED:
+            self._issues.discard(issue_id)
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+
+    @callback
+    def async_remove_issues(self) -> None:
+        """Delete every repair issue of this entry (on unload)."""
+        for issue_id in self._issues:
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+        self._issues.clear()
+
+    async def async_log_sync(
+        self,
+        kind: str,
+        start: datetime,
+        end: datetime,
+        entity_ids: list[str],
+        result: dict[str, Any],
+    ) -> None:
+        """Record a run in sync_log (best effort: MongoDB may be down)."""
+        try:
+            async with asyncio.timeout(10):
+                await self.mongo_db[SYNC_LOG].insert_one(
+                    {
+                        "kind": kind,
+                        "source": "integration",
+                        "instance_id": self.instance_id,
+                        "started_at": dt_util.utcnow(),
+                        "window_start": start,
+                        "window_end": end,
+                        "entities": entity_ids[:1000],
+                        "rows": result.get("readings", 0) + result.get("statistics", 0),
+                        "result": result,
+                        "outcome": "ok",
+                    }
+                )
+        except (PyMongoError, TimeoutError):
+            self._set_mongodb_status(STATUS_UNAVAILABLE)
+
+    def tracked_decisions(self) -> dict[str, bool]:
+        """Return the cached decisions (a copy)."""
+        return dict(self._decisions)
+
+    @property
+    def buffered(self) -> int:
+        """Return the number of states waiting in memory."""
+        return len(self._buffer)

@@ -1,0 +1,91 @@
+"""Which entities are tracked: options, MongoDB's choice, Energy dashboard, device class.
+
+Precedence (the first rule that matches decides):
+1. options: excluded entities, then included entities;
+2. options: exclude globs, then include globs;
+3. MongoDB `entities.is_tracked` (the companion's choice), when the document has it;
+4. the entity is in HA's Energy dashboard preferences → tracked;
+5. a `sensor` whose device class is energy, power, gas or water → tracked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from fnmatch import fnmatchcase
+from typing import Any
+
+from homeassistant.core import State
+
+from .const import (
+    CONF_EXCLUDE_ENTITIES,
+    CONF_EXCLUDE_GLOBS,
+    CONF_INCLUDE_ENTITIES,
+    CONF_INCLUDE_GLOBS,
+)
+from .units import TRACKED_DEVICE_CLASSES
+
+
+class TrackingRules:
+    """The inputs of the tracking decision; the forwarder caches its answers."""
+
+    def __init__(self, options: Mapping[str, Any]) -> None:
+        """Start with the entry's options and nothing from MongoDB or the Energy prefs."""
+        self.include: frozenset[str] = frozenset()
+        self.exclude: frozenset[str] = frozenset()
+        self.include_globs: tuple[str, ...] = ()
+        self.exclude_globs: tuple[str, ...] = ()
+        self.mongo_choice: dict[str, bool] = {}
+        self.energy_prefs: frozenset[str] = frozenset()
+        self.set_options(options)
+
+    def set_options(self, options: Mapping[str, Any]) -> None:
+        """Apply the options of the config entry."""
+        self.include = frozenset(options.get(CONF_INCLUDE_ENTITIES, ()))
+        self.exclude = frozenset(options.get(CONF_EXCLUDE_ENTITIES, ()))
+        self.include_globs = tuple(options.get(CONF_INCLUDE_GLOBS, ()))
+        self.exclude_globs = tuple(options.get(CONF_EXCLUDE_GLOBS, ()))
+
+    def decide(self, entity_id: str, state: State | None) -> bool:
+        """Return whether the entity is tracked."""
+        if entity_id in self.exclude:
+            return False
+        if entity_id in self.include:
+            return True
+        if any(fnmatchcase(entity_id, glob) for glob in self.exclude_globs):
+            return False
+        if any(fnmatchcase(entity_id, glob) for glob in self.include_globs):
+            return True
+        choice = self.mongo_choice.get(entity_id)
+        if choice is not None:
+            return choice
+        if entity_id in self.energy_prefs:
+            return True
+        return (
+            state is not None
+            and entity_id.startswith("sensor.")
+            and state.attributes.get("device_class") in TRACKED_DEVICE_CLASSES
+        )
+
+
+def energy_pref_entities(prefs: Mapping[str, Any] | None) -> frozenset[str]:
+    """Collect the entity ids named in HA's Energy dashboard preferences."""
+    if not prefs:
+        return frozenset()
+    found: set[str] = set()
+
+    def _walk(items: Iterable[Any]) -> None:
+        for item in items:
+            if not isinstance(item, Mapping):
+                continue
+            for key, value in item.items():
+                if (
+                    key.startswith("stat_") or key == "entity_energy_price"
+                ) and isinstance(value, str):
+                    found.add(value)
+                elif key in {"flow_from", "flow_to"}:
+                    _walk(value)
+
+    _walk(prefs.get("energy_sources", ()))
+    _walk(prefs.get("device_consumption", ()))
+    # Statistic ids of external statistics contain ":"; only entity ids matter here.
+    return frozenset(item for item in found if "." in item and ":" not in item)

@@ -1,0 +1,115 @@
+"""Fixtures of the integration tests: HA with custom integrations and a recorder."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+import socket
+from typing import Any
+
+from aiohttp import BasicAuth, ClientSession, web
+from homeassistant.core import HomeAssistant
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry  # type: ignore[import-untyped]
+
+from custom_components.energy_tracker.config_flow import default_options
+from custom_components.energy_tracker.const import (
+    CONF_MONGODB_DATABASE,
+    CONF_MONGODB_URI,
+    CONF_QUESTDB_URL,
+    CONF_VERIFY_SSL,
+    DOMAIN,
+)
+from tests.servers import Servers
+
+QUESTDB_USER = "admin"
+QUESTDB_PASSWORD = "quest"
+
+
+@pytest.fixture(autouse=True)
+def _integration_env(
+    recorder_mock: Any,
+    enable_custom_integrations: None,
+    hass: HomeAssistant,
+    tmp_path: Path,
+) -> None:
+    """Load custom integrations, run a recorder and keep the config folder per test."""
+    hass.config.config_dir = str(tmp_path)
+    (tmp_path / ".storage").mkdir(exist_ok=True)
+
+
+def closed_port() -> int:
+    """Return a loopback port nothing listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def entry_data(
+    servers: Servers,
+    database: str,
+    *,
+    questdb_url: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """Return config entry data for the real servers."""
+    return {
+        CONF_QUESTDB_URL: questdb_url or servers.questdb_url,
+        CONF_VERIFY_SSL: True,
+        CONF_MONGODB_URI: servers.mongodb_uri,
+        CONF_MONGODB_DATABASE: database,
+        **extra,
+    }
+
+
+def make_entry(
+    servers: Servers,
+    database: str,
+    *,
+    options: dict[str, Any] | None = None,
+    questdb_url: str | None = None,
+) -> MockConfigEntry:
+    """Build a config entry of the integration."""
+    data = entry_data(servers, database, questdb_url=questdb_url)
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="Energy Tracker test",
+        data=data,
+        options={**default_options(), **(options or {})},
+        unique_id=f"{data[CONF_QUESTDB_URL]}|{database}",
+    )
+
+
+@pytest.fixture
+async def questdb_auth_proxy(servers: Servers) -> AsyncIterator[str]:
+    """Put HTTP basic authentication in front of the real QuestDB (as QuestDB can)."""
+    session = ClientSession()
+    expected = BasicAuth(QUESTDB_USER, QUESTDB_PASSWORD).encode()
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        if request.headers.get("Authorization") != expected:
+            return web.json_response({"error": "unauthorized"}, status=401)
+        async with session.request(
+            request.method,
+            f"{servers.questdb_url}{request.path_qs}",
+            data=await request.read(),
+        ) as upstream:
+            return web.Response(
+                status=upstream.status,
+                body=await upstream.read(),
+                content_type=upstream.content_type,
+            )
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+        await session.close()
