@@ -8,14 +8,17 @@ import logging
 from typing import TypedDict
 
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute, Mount
 
+from .api import api_routes
 from .config import CompanionConfig
+from .errors import EXCEPTION_HANDLERS
+from .hub import Hub
+from .jobs import Jobs
 from .mongo import Mongo
 from .questdb import QuestDB, QuestDBError
-from .web import dashboard_routes
+from .security import ApiSecurity
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -26,22 +29,17 @@ class State(TypedDict):
     config: CompanionConfig
     questdb: QuestDB
     mongo: Mongo
+    hub: Hub
+    jobs: Jobs
 
 
-async def status(request: Request) -> JSONResponse:
-    """Report whether each database answers."""
-    questdb: QuestDB = request.state.questdb
-    mongo: Mongo = request.state.mongo
-    questdb_up = await questdb.ping()
-    mongo_up = await mongo.ping()
-    return JSONResponse(
-        {
-            "databases": {
-                "questdb": "connected" if questdb_up else "unavailable",
-                "mongodb": "connected" if mongo_up else "unavailable",
-            },
-        }
-    )
+def _dashboard_routes(config: CompanionConfig) -> list[BaseRoute]:
+    """The dashboard's routes when companion/web.py is present."""
+    try:
+        from .web import dashboard_routes  # noqa: PLC0415 - optional module
+    except ImportError:
+        return []
+    return dashboard_routes(config)
 
 
 def create_app(config: CompanionConfig | None = None) -> Starlette:
@@ -50,27 +48,49 @@ def create_app(config: CompanionConfig | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
-        questdb = QuestDB(config)
-        mongo = Mongo(config)
+        hub = Hub(config)
         # The companion must start even while a database is down: the schema is
         # created now if possible, otherwise on first use.
         try:
-            await questdb.ensure_schema()
+            await hub.questdb.ensure_schema()
         except QuestDBError as err:
             _LOGGER.warning("QuestDB not ready at start-up: %s", err)
-        if await mongo.ping():
-            await mongo.ensure_schema()
+        if await hub.mongo.ping():
+            await hub.mongo.ensure_schema()
         else:
             _LOGGER.warning("MongoDB not reachable at start-up")
+        await hub.ha.load()
+        jobs = Jobs(hub)
+        if config.jobs_enabled:
+            jobs.start_scheduler()
         try:
-            yield {"config": config, "questdb": questdb, "mongo": mongo}
+            yield {
+                "config": config,
+                "questdb": hub.questdb,
+                "mongo": hub.mongo,
+                "hub": hub,
+                "jobs": jobs,
+            }
         finally:
-            await questdb.close()
-            await mongo.close()
+            await jobs.close()
+            await hub.close()
 
-    api = [Route("/status", status, methods=["GET"])]
-    # The dashboard's page and assets sit beside the API, under the same base path.
-    routes: list[BaseRoute] = [Mount("/api", routes=api), *dashboard_routes(config)]
+    routes: list[BaseRoute] = [
+        Mount("/api", routes=api_routes()),
+        *_dashboard_routes(config),
+    ]
     if config.base_path:
         routes = [Mount(config.base_path, routes=routes)]
-    return Starlette(routes=routes, lifespan=lifespan)
+    middleware = [
+        Middleware(
+            ApiSecurity,
+            api_token=config.api_token,
+            api_prefix=f"{config.base_path}/api",
+        )
+    ]
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=middleware,
+        exception_handlers=EXCEPTION_HANDLERS,
+    )

@@ -40,6 +40,13 @@ class CompanionConfig:
     api_token: str | None = None
     ha_url: str | None = None
     ha_token: str | None = None
+    time_zone: str = "UTC"
+    jobs_enabled: bool = True
+    heartbeat_interval: float = 300.0
+    heartbeat_stale_after: float = 120.0
+    reconcile_interval: float = 3600.0
+    reconcile_hours: int = 3
+    recovery_days: int = 7
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> CompanionConfig:
@@ -82,6 +89,9 @@ class CompanionConfig:
             api_token=env.get("ENERGY_TRACKER_API_TOKEN") or None,
             ha_url=env.get("ENERGY_TRACKER_HA_URL") or None,
             ha_token=env.get("ENERGY_TRACKER_HA_TOKEN") or None,
+            time_zone=env.get("ENERGY_TRACKER_TIME_ZONE", "UTC"),
+            jobs_enabled=env.get("ENERGY_TRACKER_JOBS", "1").lower()
+            not in ("0", "false", "no", "off"),
         )
 
     def __repr__(self) -> str:

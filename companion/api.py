@@ -1,0 +1,649 @@
+"""The JSON API under /api: status, entities, statistics, readings, jobs and settings."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+from pymongo.errors import PyMongoError
+from starlette.requests import Request
+from starlette.routing import BaseRoute, Route
+
+from .errors import JSON, ApiError
+from .ha_client import HAAuthError, HAError, check_connection
+from .hub import Hub
+from .jobs import GAPS, Jobs
+from .openapi import OPENAPI
+from .questdb import QuestDBError
+from .shared import schema, units
+
+ENTITY_ID = re.compile(r"^[a-z0-9_]{1,64}\.[a-z0-9_]{1,191}$")
+JOB_ID = re.compile(r"^[0-9a-f]{32}$")
+MAX_BODY = 1 << 20
+MAX_ENTITY_IDS = 1000
+READINGS_DEFAULT_LIMIT = 1000
+READINGS_MAX_LIMIT = 100_000
+MAX_SPAN = {
+    "5minute": timedelta(days=31),
+    "hour": timedelta(days=400),
+    "day": timedelta(days=3700),
+    "month": timedelta(days=3700),
+}
+DAILY_MAX_SPAN = timedelta(days=400)
+READINGS_MAX_SPAN = timedelta(days=400)
+JOB_MAX_SPAN = timedelta(days=366)
+EARLIEST = datetime(1970, 1, 2, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _hub(request: Request) -> Hub:
+    hub: Hub = request.state.hub
+    return hub
+
+
+def _jobs(request: Request) -> Jobs:
+    jobs: Jobs = request.state.jobs
+    return jobs
+
+
+def _iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def parse_time(raw: object, name: str) -> datetime:
+    """Parse an ISO 8601 time (UTC when no offset is given); 400 otherwise."""
+    if not isinstance(raw, str) or not 0 < len(raw) <= 64:
+        raise ApiError(400, "bad_time", f"{name} must be an ISO 8601 time")
+    text = raw.strip().replace(" ", "T")
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ApiError(400, "bad_time", f"{name} must be an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    try:
+        moment = moment.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise ApiError(400, "bad_time", f"{name} is out of range") from None
+    if not EARLIEST <= moment <= LATEST:
+        raise ApiError(400, "bad_time", f"{name} is out of range")
+    return moment
+
+
+def time_range(
+    source: dict[str, Any],
+    start_key: str,
+    end_key: str,
+    default_span: timedelta,
+    max_span: timedelta,
+) -> tuple[datetime, datetime]:
+    """Validated [start, end) from query or body values, with defaults and a cap."""
+    end = (
+        parse_time(source[end_key], end_key)
+        if source.get(end_key) is not None
+        else datetime.now(UTC)
+    )
+    start = (
+        parse_time(source[start_key], start_key)
+        if source.get(start_key) is not None
+        else end - default_span
+    )
+    if start >= end:
+        raise ApiError(400, "bad_range", f"{start_key} must be before {end_key}")
+    if end - start > max_span:
+        raise ApiError(
+            400, "bad_range", f"the range may span at most {max_span.days} days"
+        )
+    return start, end
+
+
+def _check_query(request: Request, allowed: set[str]) -> dict[str, str]:
+    query = dict(request.query_params)
+    unknown = set(query) - allowed
+    if unknown:
+        raise ApiError(
+            400, "bad_parameter", f"unknown parameter {sorted(unknown)[0]!r}"
+        )
+    return query
+
+
+async def _entity(request: Request) -> dict[str, Any]:
+    """The entity document named in the path; 404 when unknown."""
+    entity_id = request.path_params["entity_id"]
+    if not ENTITY_ID.match(entity_id):
+        raise ApiError(404, "unknown_entity", "unknown entity")
+    document: dict[str, Any] | None = (
+        await _hub(request).mongo.db[schema.ENTITIES].find_one({"_id": entity_id})
+    )
+    if document is None:
+        raise ApiError(404, "unknown_entity", f"unknown entity {entity_id}")
+    return document
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    """The JSON object of a request body ({} when empty)."""
+    length = request.headers.get("content-length")
+    if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+        raise ApiError(413, "body_too_large", "the request body is too large")
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        raise ApiError(413, "body_too_large", "the request body is too large")
+    if not raw.strip():
+        return {}
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise ApiError(400, "bad_json", "the body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "bad_json", "the body must be a JSON object")
+    return data
+
+
+def _only(body: dict[str, Any], allowed: set[str]) -> None:
+    unknown = set(body) - allowed
+    if unknown:
+        raise ApiError(400, "bad_parameter", f"unknown field {sorted(unknown)[0]!r}")
+
+
+async def _entity_ids(
+    request: Request, raw: object, *, required: bool
+) -> list[str] | None:
+    """Validate a list of entity ids; every one must be known (404 otherwise)."""
+    if raw is None and not required:
+        return None
+    if not isinstance(raw, list) or len(raw) > MAX_ENTITY_IDS:
+        raise ApiError(
+            400,
+            "bad_parameter",
+            f"entity_ids must be a list of at most {MAX_ENTITY_IDS} ids",
+        )
+    ids = []
+    for item in raw:
+        if not isinstance(item, str) or not ENTITY_ID.match(item):
+            raise ApiError(
+                400, "bad_parameter", "entity_ids holds an invalid entity id"
+            )
+        ids.append(item)
+    ids = sorted(set(ids))
+    known = {
+        doc["_id"]
+        async for doc in _hub(request)
+        .mongo.db[schema.ENTITIES]
+        .find({"_id": {"$in": ids}}, {"_id": 1})
+    }
+    missing = [item for item in ids if item not in known]
+    if missing:
+        raise ApiError(404, "unknown_entity", f"unknown entity {missing[0]}")
+    return ids
+
+
+# -- handlers -----------------------------------------------------------------------
+
+
+async def openapi(request: Request) -> JSON:
+    """The OpenAPI document of this API."""
+    return JSON(OPENAPI)
+
+
+async def status(request: Request) -> JSON:
+    """Health of HA, the databases, the forwarder and the jobs."""
+    hub, jobs = _hub(request), _jobs(request)
+    now = datetime.now(UTC)
+    questdb_up = await hub.questdb.ping()
+    mongo_up = await hub.mongo.ping()
+    client = hub.ha.client
+    ha_up = client is not None and await client.ping()
+    body: dict[str, Any] = {
+        "time": _iso(now),
+        "home_assistant": {
+            "configured": client is not None,
+            "connected": ha_up,
+            "url": hub.ha.url,
+            "version": client.ha_version if client else None,
+            "error": None if ha_up or client is None else client.last_error,
+        },
+        "databases": {
+            "questdb": "connected" if questdb_up else "unavailable",
+            "mongodb": "connected" if mongo_up else "unavailable",
+        },
+        "forwarders": [],
+        "event_recorder": {"status": "unknown", "heartbeat_age_seconds": None},
+        "entities": {"known": None, "tracked": None},
+        "events_today": None,
+        "sync": {
+            "last_reconciliation": None,
+            "next_reconciliation": _iso(jobs.next_reconciliation),
+            "open_gaps": None,
+        },
+    }
+    stale_after = hub.config.heartbeat_stale_after
+    if mongo_up:
+        try:
+            db = hub.mongo.db
+            forwarders = []
+            async for doc in db[schema.FORWARDER_STATE].find({}):
+                heartbeat = doc.get("heartbeat_at")
+                age = None
+                if isinstance(heartbeat, datetime):
+                    age = (now - heartbeat.astimezone(UTC)).total_seconds()
+                last_event = doc.get("last_event_at")
+                forwarders.append(
+                    {
+                        "instance": str(doc["_id"]),
+                        "status": doc.get("status"),
+                        "heartbeat_at": _iso(heartbeat)
+                        if isinstance(heartbeat, datetime)
+                        else None,
+                        "heartbeat_age_seconds": age,
+                        "stale": age is None or age > stale_after,
+                        "last_event_at": _iso(last_event)
+                        if isinstance(last_event, datetime)
+                        else None,
+                        "spool_rows": doc.get("spool_rows"),
+                    }
+                )
+            body["forwarders"] = forwarders
+            if forwarders:
+                freshest = min(
+                    forwarders,
+                    key=lambda f: (
+                        f["heartbeat_age_seconds"]
+                        if f["heartbeat_age_seconds"] is not None
+                        else float("inf")
+                    ),
+                )
+                body["event_recorder"] = {
+                    "status": "stale"
+                    if freshest["stale"]
+                    else (freshest["status"] or "active"),
+                    "heartbeat_age_seconds": freshest["heartbeat_age_seconds"],
+                    "last_event_at": freshest["last_event_at"],
+                }
+            body["entities"] = {
+                "known": await db[schema.ENTITIES].count_documents({}),
+                "tracked": await db[schema.ENTITIES].count_documents(
+                    {"is_tracked": True}
+                ),
+            }
+            last = await jobs.last_run("reconciliation")
+            body["sync"]["last_reconciliation"] = (
+                _iso(last["started_at"]) if last else None
+            )
+            body["sync"]["open_gaps"] = await db[GAPS].count_documents({})
+        except PyMongoError:
+            body["databases"]["mongodb"] = "unavailable"
+    if questdb_up:
+        try:
+            zone = await hub.ha.time_zone()
+            from zoneinfo import ZoneInfo  # noqa: PLC0415 - only here
+
+            local = now.astimezone(ZoneInfo(zone))
+            midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+            body["events_today"] = await hub.store.reading_count_since(midnight)
+        except QuestDBError:
+            body["databases"]["questdb"] = "unavailable"
+    return JSON(body)
+
+
+async def entities(request: Request) -> JSON:
+    """Known entities with tracked/active flags, unit, classes and last value."""
+    query = _check_query(request, {"tracked"})
+    flt: dict[str, Any] = {}
+    if "tracked" in query:
+        if query["tracked"] not in ("true", "false"):
+            raise ApiError(400, "bad_parameter", "tracked must be true or false")
+        flt["is_tracked"] = query["tracked"] == "true"
+    hub = _hub(request)
+    documents = (
+        await hub.mongo.db[schema.ENTITIES].find(flt).sort("_id", 1).to_list(10_000)
+    )
+    last_values: dict[str, tuple[float, datetime]] = {}
+    try:
+        rows = await hub.questdb.fetch(
+            f"SELECT entity_id, value, ts FROM {schema.READINGS_TABLE} "  # noqa: S608 - constant
+            "LATEST ON ts PARTITION BY entity_id"
+        )
+        last_values = {row[0]: (row[1], row[2]) for row in rows}
+    except QuestDBError:
+        pass  # the list is still useful without last values
+    result = []
+    for doc in documents:
+        last = last_values.get(doc["_id"])
+        result.append(
+            {
+                "entity_id": doc["_id"],
+                "friendly_name": doc.get("friendly_name") or doc["_id"],
+                "state": last[0] if last else None,
+                "last_value": last[0] if last else None,
+                "last_value_at": _iso(last[1]) if last else None,
+                "unit_of_measurement": doc.get("unit"),
+                "device_class": doc.get("device_class"),
+                "state_class": doc.get("state_class"),
+                "is_tracked": bool(doc.get("is_tracked", False)),
+                "is_active": bool(doc.get("is_active", True)),
+                "first_seen": _iso(doc.get("first_seen")),
+                "last_seen": _iso(doc.get("last_seen")),
+            }
+        )
+    return JSON({"entities": result, "count": len(result)})
+
+
+async def statistics(request: Request) -> JSON:
+    """Statistics of one entity, falling back to aggregated readings."""
+    query = _check_query(request, {"start_time", "end_time", "period"})
+    period = query.get("period", "hour")
+    if period not in schema.STATISTICS_PERIODS:
+        raise ApiError(
+            400,
+            "bad_period",
+            f"period must be one of {', '.join(schema.STATISTICS_PERIODS)}",
+        )
+    start, end = time_range(
+        query, "start_time", "end_time", timedelta(days=7), MAX_SPAN[period]
+    )
+    entity = await _entity(request)
+    hub = _hub(request)
+    data = await hub.store.statistics(
+        entity["_id"], start, end, period=period, time_zone=await hub.ha.time_zone()
+    )
+    return JSON(
+        {
+            "entity_id": entity["_id"],
+            "period": period,
+            "start_time": _iso(start),
+            "end_time": _iso(end),
+            "unit_of_measurement": entity.get("unit"),
+            "data": data,
+        }
+    )
+
+
+async def daily(request: Request) -> JSON:
+    """Per local day (HA's time zone): consumption, average power, peak, count."""
+    query = _check_query(request, {"start_time", "end_time"})
+    start, end = time_range(
+        query, "start_time", "end_time", timedelta(days=30), DAILY_MAX_SPAN
+    )
+    entity = await _entity(request)
+    hub = _hub(request)
+    zone = await hub.ha.time_zone()
+    data = await hub.store.daily(
+        entity["_id"],
+        start,
+        end,
+        time_zone=zone,
+        device_class=entity.get("device_class"),
+        state_class=entity.get("state_class"),
+    )
+    return JSON(
+        {
+            "entity_id": entity["_id"],
+            "time_zone": zone,
+            "unit_of_measurement": entity.get("unit"),
+            "data": data,
+        }
+    )
+
+
+async def readings(request: Request) -> JSON:
+    """Raw readings of one entity, newest first, bounded."""
+    query = _check_query(request, {"since", "until", "limit"})
+    start, end = time_range(
+        query, "since", "until", timedelta(days=1), READINGS_MAX_SPAN
+    )
+    raw_limit = query.get("limit", str(READINGS_DEFAULT_LIMIT))
+    if not raw_limit.isdigit() or len(raw_limit) > 12 or int(raw_limit) < 1:
+        raise ApiError(400, "bad_limit", "limit must be a positive integer")
+    limit = min(int(raw_limit), READINGS_MAX_LIMIT)
+    entity = await _entity(request)
+    rows = await _hub(request).store.readings(entity["_id"], start, end, limit)
+    return JSON(
+        {
+            "entity_id": entity["_id"],
+            "since": _iso(start),
+            "until": _iso(end),
+            "limit": limit,
+            "count": len(rows),
+            "unit_of_measurement": entity.get("unit"),
+            "readings": rows,
+        }
+    )
+
+
+async def _start_job(request: Request, kind: str) -> JSON:
+    body = await _body(request)
+    allowed = {"entity_ids", "start_time", "end_time"}
+    if kind == "statistics_sync":
+        allowed.add("period")
+    _only(body, allowed)
+    period = body.get("period", "hour")
+    if period not in schema.STATISTICS_PERIODS:
+        raise ApiError(400, "bad_period", "unknown period")
+    start, end = time_range(
+        body, "start_time", "end_time", timedelta(days=1), JOB_MAX_SPAN
+    )
+    entity_ids = await _entity_ids(request, body.get("entity_ids"), required=False)
+    hub, jobs = _hub(request), _jobs(request)
+    if hub.ha.client is None:
+        raise ApiError(
+            409, "home_assistant_not_configured", "Home Assistant is not configured"
+        )
+    params = {
+        "entity_ids": entity_ids,
+        "start_time": _iso(start),
+        "end_time": _iso(end),
+        "period": period,
+    }
+    if kind == "statistics_sync":
+        job_id = await jobs.submit(
+            kind,
+            params,
+            lambda: jobs.statistics_sync(entity_ids, start, end, period=period),
+        )
+    else:
+        job_id = await jobs.submit(
+            kind, params, lambda: jobs.backfill(entity_ids, start, end)
+        )
+    base = request.scope.get("root_path", "")
+    return JSON(
+        {
+            "job_id": job_id,
+            "status": "queued",
+            "status_url": f"{base}/api/jobs/{job_id}",
+        },
+        status_code=202,
+    )
+
+
+async def statistics_sync(request: Request) -> JSON:
+    """Start copying HA's statistics into QuestDB (202 + job id)."""
+    return await _start_job(request, "statistics_sync")
+
+
+async def backfill(request: Request) -> JSON:
+    """Start back-filling readings and statistics from HA (202 + job id)."""
+    return await _start_job(request, "backfill")
+
+
+async def job(request: Request) -> JSON:
+    """Progress and result of a background job."""
+    job_id = request.path_params["job_id"]
+    document = await _jobs(request).get_job(job_id) if JOB_ID.match(job_id) else None
+    if document is None:
+        raise ApiError(404, "unknown_job", "unknown job")
+    return JSON(
+        {
+            "job_id": document["_id"],
+            "kind": document.get("kind"),
+            "status": document.get("status"),
+            "params": document.get("params"),
+            "created_at": _iso(document.get("created_at")),
+            "started_at": _iso(document.get("started_at")),
+            "finished_at": _iso(document.get("finished_at")),
+            "result": document.get("result"),
+            "error": document.get("error"),
+        }
+    )
+
+
+async def settings(request: Request) -> JSON:
+    """The companion's settings; the HA token is never returned."""
+    hub = _hub(request)
+    client = hub.ha.client
+    return JSON(
+        {
+            "home_assistant": {
+                "url": hub.ha.url,
+                "token_set": client is not None,
+                "source": hub.ha.source,
+                "connected": client.connected if client else False,
+            },
+            "api_token_required": hub.config.api_token is not None,
+            "time_zone": await hub.ha.time_zone(),
+            "jobs": {
+                "enabled": hub.config.jobs_enabled,
+                "heartbeat_interval_seconds": hub.config.heartbeat_interval,
+                "heartbeat_stale_after_seconds": hub.config.heartbeat_stale_after,
+                "reconcile_interval_seconds": hub.config.reconcile_interval,
+            },
+        }
+    )
+
+
+async def save_home_assistant(request: Request) -> JSON:
+    """Test the given HA URL and token, then store them."""
+    body = await _body(request)
+    _only(body, {"url", "token"})
+    url, token = body.get("url"), body.get("token")
+    if not isinstance(url, str) or not 0 < len(url) <= 2048:
+        raise ApiError(400, "bad_url", "url must be an http(s) URL")
+    parts = urlsplit(url.strip())
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+    ):
+        raise ApiError(400, "bad_url", "url must be an http(s) URL")
+    if (
+        not isinstance(token, str)
+        or not 0 < len(token) <= 4096
+        or not token.isprintable()
+    ):
+        raise ApiError(400, "bad_token", "token must be a non-empty string")
+    url = url.strip().rstrip("/")
+    try:
+        version = await check_connection(url, token)
+    except HAAuthError:
+        raise ApiError(
+            400, "ha_auth_failed", "Home Assistant refused the token"
+        ) from None
+    except (HAError, ValueError):
+        raise ApiError(
+            400, "ha_unreachable", "Home Assistant did not answer at this URL"
+        ) from None
+    await _hub(request).ha.save(url, token)
+    return JSON({"success": True, "url": url, "ha_version": version})
+
+
+def is_energy_entity(state: dict[str, Any]) -> bool:
+    """Whether an HA state looks like an energy, power, gas or water sensor."""
+    attributes = state.get("attributes") or {}
+    device_class = attributes.get("device_class")
+    unit = attributes.get("unit_of_measurement")
+    if device_class in units.TRACKED_DEVICE_CLASSES:
+        return True
+    return any(
+        units.conversion_for(cls, unit) is not None
+        for cls in units.TRACKED_DEVICE_CLASSES
+    )
+
+
+async def discover_entities(request: Request) -> JSON:
+    """Find energy-related entities in HA and upsert them (new ones not tracked)."""
+    await _body(request)
+    hub = _hub(request)
+    client = hub.ha.client
+    if client is None:
+        raise ApiError(
+            409, "home_assistant_not_configured", "Home Assistant is not configured"
+        )
+    states = await client.get_states()
+    now = datetime.now(UTC)
+    found = []
+    collection = hub.mongo.db[schema.ENTITIES]
+    for state in states:
+        entity_id = state.get("entity_id", "")
+        if not isinstance(entity_id, str) or not ENTITY_ID.match(entity_id):
+            continue
+        if not is_energy_entity(state):
+            continue
+        attributes = state.get("attributes") or {}
+        device_class = attributes.get("device_class")
+        unit = attributes.get("unit_of_measurement")
+        conversion = units.conversion_for(device_class, unit)
+        fields = {
+            "friendly_name": attributes.get("friendly_name"),
+            "unit": unit if conversion is None else conversion.unit,
+            "original_unit": unit,
+            "device_class": device_class,
+            "state_class": attributes.get("state_class"),
+            "is_active": state.get("state") != "unavailable",
+            "updated_at": now,
+        }
+        await collection.update_one(
+            {"_id": entity_id},
+            {"$set": fields, "$setOnInsert": {"first_seen": now, "is_tracked": False}},
+            upsert=True,
+        )
+        found.append(
+            {
+                "entity_id": entity_id,
+                **{k: v for k, v in fields.items() if k != "updated_at"},
+            }
+        )
+    return JSON({"discovered": len(found), "entities": found})
+
+
+async def tracked_entities(request: Request) -> JSON:
+    """Track exactly the given entities."""
+    body = await _body(request)
+    _only(body, {"entity_ids"})
+    ids = await _entity_ids(request, body.get("entity_ids"), required=True) or []
+    collection = _hub(request).mongo.db[schema.ENTITIES]
+    await collection.update_many(
+        {"_id": {"$nin": ids}}, {"$set": {"is_tracked": False}}
+    )
+    if ids:
+        await collection.update_many(
+            {"_id": {"$in": ids}}, {"$set": {"is_tracked": True}}
+        )
+    return JSON({"success": True, "tracked": len(ids), "entity_ids": ids})
+
+
+def api_routes() -> list[BaseRoute]:
+    """Routes mounted under /api."""
+    return [
+        Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/status", status, methods=["GET"]),
+        Route("/entities", entities, methods=["GET"]),
+        Route("/statistics/sync", statistics_sync, methods=["POST"]),
+        Route("/statistics/{entity_id}/daily", daily, methods=["GET"]),
+        Route("/statistics/{entity_id}", statistics, methods=["GET"]),
+        Route("/readings/{entity_id}", readings, methods=["GET"]),
+        Route("/backfill", backfill, methods=["POST"]),
+        Route("/jobs/{job_id}", job, methods=["GET"]),
+        Route("/settings", settings, methods=["GET"]),
+        Route("/settings/home-assistant", save_home_assistant, methods=["POST"]),
+        Route("/settings/discover-entities", discover_entities, methods=["POST"]),
+        Route("/settings/tracked-entities", tracked_entities, methods=["POST"]),
+    ]

@@ -1,0 +1,390 @@
+"""The OpenAPI 3.1 document of the companion's API, served at /api/openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_ENTITY_ID = {
+    "name": "entity_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "maxLength": 256},
+}
+_TIME = {"type": "string", "format": "date-time"}
+_NUM = {"type": ["number", "null"]}
+_STR = {"type": ["string", "null"]}
+_ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _q(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": schema,
+        "description": description,
+    }
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _ok(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+    return {"description": description, **_json(schema)}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    text = {
+        400: "invalid input",
+        401: "missing or wrong bearer token",
+        403: "cross-origin write",
+        404: "unknown entity or job",
+        409: "Home Assistant not configured",
+        413: "body too large",
+        415: "body is not JSON",
+        503: "a database or Home Assistant is unavailable",
+    }
+    return {str(code): {"description": text[code], **_json(_ERROR)} for code in codes}
+
+
+_JOB_PROPERTIES: dict[str, Any] = {
+    "entity_ids": {"type": "array", "items": {"type": "string"}, "maxItems": 1000},
+    "start_time": _TIME,
+    "end_time": _TIME,
+}
+_JOB_BODY: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "entity_ids": {"type": "array", "items": {"type": "string"}, "maxItems": 1000},
+        "start_time": _TIME,
+        "end_time": _TIME,
+    },
+}
+_JOB_ACCEPTED = {
+    "type": "object",
+    "required": ["job_id", "status", "status_url"],
+    "properties": {
+        "job_id": {"type": "string"},
+        "status": {"type": "string"},
+        "status_url": {"type": "string"},
+    },
+}
+
+OPENAPI: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "Energy Tracker companion API",
+        "version": "1.0.0",
+        "description": "Readings and statistics of Home Assistant energy sensors kept in QuestDB.",
+    },
+    "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "schemas": {
+            "Error": {
+                "type": "object",
+                "required": ["error"],
+                "properties": {
+                    "error": {
+                        "type": "object",
+                        "required": ["code", "message"],
+                        "properties": {
+                            "code": {"type": "string"},
+                            "message": {"type": "string"},
+                        },
+                    }
+                },
+            },
+            "Statistic": {
+                "type": "object",
+                "required": ["entity_id", "start_time", "end_time", "period", "source"],
+                "properties": {
+                    "entity_id": {"type": "string"},
+                    "start_time": _TIME,
+                    "end_time": _TIME,
+                    "state": _NUM,
+                    "sum": _NUM,
+                    "mean": _NUM,
+                    "min": _NUM,
+                    "max": _NUM,
+                    "last_reset": _STR,
+                    "period": {"enum": ["5minute", "hour", "day", "month"]},
+                    "source": {"enum": ["statistics", "readings"]},
+                },
+            },
+            "DailySummary": {
+                "type": "object",
+                "required": ["date", "total", "avg_power", "peak", "readings"],
+                "properties": {
+                    "date": {"type": "string", "format": "date"},
+                    "start_time": _TIME,
+                    "end_time": _TIME,
+                    "hours": {"type": "number"},
+                    "total": _NUM,
+                    "avg_power": _NUM,
+                    "peak": _NUM,
+                    "peak_time": _STR,
+                    "readings": {"type": "integer"},
+                    "source": {"enum": ["statistics", "readings"]},
+                },
+            },
+            "Reading": {
+                "type": "object",
+                "required": ["ts", "value"],
+                "properties": {
+                    "ts": _TIME,
+                    "value": _NUM,
+                    "unit": _STR,
+                    "source": _STR,
+                },
+            },
+            "Entity": {
+                "type": "object",
+                "required": ["entity_id", "friendly_name", "is_tracked", "is_active"],
+                "properties": {
+                    "entity_id": {"type": "string"},
+                    "friendly_name": {"type": "string"},
+                    "state": _NUM,
+                    "last_value": _NUM,
+                    "last_value_at": _STR,
+                    "unit_of_measurement": _STR,
+                    "device_class": _STR,
+                    "state_class": _STR,
+                    "is_tracked": {"type": "boolean"},
+                    "is_active": {"type": "boolean"},
+                    "first_seen": _STR,
+                    "last_seen": _STR,
+                },
+            },
+        },
+    },
+    "security": [{"bearer": []}, {}],
+    "paths": {
+        "/api/status": {
+            "get": {
+                "summary": "Health of HA, the databases, the forwarder and the jobs",
+                "responses": {"200": _ok({"type": "object"}), **_errors(401)},
+            }
+        },
+        "/api/entities": {
+            "get": {
+                "summary": "Known entities",
+                "parameters": [
+                    _q("tracked", {"enum": ["true", "false"]}, "only (un)tracked ones")
+                ],
+                "responses": {
+                    "200": _ok(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "entities": {
+                                    "type": "array",
+                                    "items": {"$ref": "#/components/schemas/Entity"},
+                                },
+                                "count": {"type": "integer"},
+                            },
+                        }
+                    ),
+                    **_errors(400, 401, 503),
+                },
+            }
+        },
+        "/api/statistics/{entity_id}": {
+            "get": {
+                "summary": "Statistics of one entity (stored, else aggregated readings)",
+                "parameters": [
+                    _ENTITY_ID,
+                    _q("start_time", _TIME, "default: end_time - 7 days"),
+                    _q("end_time", _TIME, "default: now"),
+                    _q(
+                        "period",
+                        {"enum": ["5minute", "hour", "day", "month"]},
+                        "default: hour",
+                    ),
+                ],
+                "responses": {
+                    "200": _ok(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "data": {
+                                    "type": "array",
+                                    "items": {"$ref": "#/components/schemas/Statistic"},
+                                }
+                            },
+                        }
+                    ),
+                    **_errors(400, 401, 404, 503),
+                },
+            }
+        },
+        "/api/statistics/{entity_id}/daily": {
+            "get": {
+                "summary": "Per local day in HA's time zone: consumption, average power, peak, readings",
+                "parameters": [
+                    _ENTITY_ID,
+                    _q("start_time", _TIME, "default: end_time - 30 days"),
+                    _q("end_time", _TIME, "default: now"),
+                ],
+                "responses": {
+                    "200": _ok(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "time_zone": {"type": "string"},
+                                "data": {
+                                    "type": "array",
+                                    "items": {
+                                        "$ref": "#/components/schemas/DailySummary"
+                                    },
+                                },
+                            },
+                        }
+                    ),
+                    **_errors(400, 401, 404, 503),
+                },
+            }
+        },
+        "/api/readings/{entity_id}": {
+            "get": {
+                "summary": "Raw readings, newest first",
+                "parameters": [
+                    _ENTITY_ID,
+                    _q("since", _TIME, "default: until - 24 h"),
+                    _q("until", _TIME, "default: now"),
+                    _q(
+                        "limit",
+                        {"type": "integer", "minimum": 1},
+                        "default 1000, capped at 100000",
+                    ),
+                ],
+                "responses": {
+                    "200": _ok(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "readings": {
+                                    "type": "array",
+                                    "items": {"$ref": "#/components/schemas/Reading"},
+                                },
+                                "count": {"type": "integer"},
+                                "limit": {"type": "integer"},
+                            },
+                        }
+                    ),
+                    **_errors(400, 401, 404, 503),
+                },
+            }
+        },
+        "/api/statistics/sync": {
+            "post": {
+                "summary": "Start copying HA's statistics into QuestDB",
+                "requestBody": {
+                    "required": False,
+                    **_json(
+                        {
+                            **_JOB_BODY,
+                            "properties": {
+                                **_JOB_PROPERTIES,
+                                "period": {"enum": ["5minute", "hour", "day", "month"]},
+                            },
+                        }
+                    ),
+                },
+                "responses": {
+                    "202": _ok(_JOB_ACCEPTED, "job started"),
+                    **_errors(400, 401, 403, 404, 409, 413, 415, 503),
+                },
+            }
+        },
+        "/api/backfill": {
+            "post": {
+                "summary": "Start back-filling readings and statistics from HA",
+                "requestBody": {"required": False, **_json(_JOB_BODY)},
+                "responses": {
+                    "202": _ok(_JOB_ACCEPTED, "job started"),
+                    **_errors(400, 401, 403, 404, 409, 413, 415, 503),
+                },
+            }
+        },
+        "/api/jobs/{job_id}": {
+            "get": {
+                "summary": "Progress and result of a job",
+                "parameters": [
+                    {
+                        "name": "job_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    }
+                ],
+                "responses": {"200": _ok({"type": "object"}), **_errors(401, 404, 503)},
+            }
+        },
+        "/api/settings": {
+            "get": {
+                "summary": "Settings (never the token)",
+                "responses": {"200": _ok({"type": "object"}), **_errors(401)},
+            }
+        },
+        "/api/settings/home-assistant": {
+            "post": {
+                "summary": "Test and store HA's URL and token",
+                "requestBody": {
+                    "required": True,
+                    **_json(
+                        {
+                            "type": "object",
+                            "required": ["url", "token"],
+                            "additionalProperties": False,
+                            "properties": {
+                                "url": {"type": "string"},
+                                "token": {"type": "string"},
+                            },
+                        }
+                    ),
+                },
+                "responses": {
+                    "200": _ok({"type": "object"}),
+                    **_errors(400, 401, 403, 413, 415, 503),
+                },
+            }
+        },
+        "/api/settings/discover-entities": {
+            "post": {
+                "summary": "Discover energy-related entities in HA (new ones untracked)",
+                "responses": {
+                    "200": _ok({"type": "object"}),
+                    **_errors(400, 401, 403, 409, 413, 415, 503),
+                },
+            }
+        },
+        "/api/settings/tracked-entities": {
+            "post": {
+                "summary": "Track exactly the given entities",
+                "requestBody": {
+                    "required": True,
+                    **_json(
+                        {
+                            "type": "object",
+                            "required": ["entity_ids"],
+                            "additionalProperties": False,
+                            "properties": {
+                                "entity_ids": {
+                                    "type": "array",
+                                    "items": {"type": "string"},
+                                    "maxItems": 1000,
+                                }
+                            },
+                        }
+                    ),
+                },
+                "responses": {
+                    "200": _ok({"type": "object"}),
+                    **_errors(400, 401, 403, 404, 413, 415, 503),
+                },
+            }
+        },
+    },
+}

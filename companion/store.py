@@ -1,0 +1,479 @@
+"""QuestDB queries of the API (parameterised, PG wire) and idempotent ILP writes.
+
+User input only ever reaches SQL as bind parameters ($1…). What is formatted into
+the text is constants of this module, an int limit, and a time zone name checked
+against the IANA database (`safe_time_zone`); hence the file-wide S608 exemption.
+"""
+
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+import re
+from typing import Any, Final
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, available_timezones
+
+from questdb import Protocol, Sender, TimestampMicros, TimestampNanos
+
+from .config import CompanionConfig
+from .questdb import QuestDB
+from .shared import schema
+
+R: Final = schema.READINGS_TABLE
+S: Final = schema.STATISTICS_TABLE
+
+# SAMPLE BY strides per statistics period (fixed literals, never user text).
+_STRIDE: Final = {"5minute": "5m", "hour": "1h", "day": "1d", "month": "1M"}
+_TZ_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-/]{0,63}$")
+CUMULATIVE_CLASSES: Final = frozenset({"total", "total_increasing"})
+
+
+def safe_time_zone(name: str | None) -> str:
+    """Return a validated IANA time zone name (UTC when unknown)."""
+    if name and _TZ_NAME.match(name) and name in available_timezones():
+        return name
+    return "UTC"
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One raw reading in the stored unit."""
+
+    ts: datetime
+    entity_id: str
+    value: float
+    unit: str | None
+    device_class: str | None
+    state_class: str | None
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class StatisticRow:
+    """One long-term statistics row (period start, stored unit)."""
+
+    ts: datetime
+    entity_id: str
+    period: str
+    state: float | None
+    sum: float | None
+    mean: float | None
+    min: float | None
+    max: float | None
+    last_reset: datetime | None
+
+
+def _iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    """Return naive UTC, which is what asyncpg sends to QuestDB."""
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def _ts(moment: datetime) -> datetime:
+    """Return a designated timestamp from asyncpg as aware UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+class Store:
+    """Reads and writes of energy_readings and energy_statistics."""
+
+    def __init__(self, questdb: QuestDB, config: CompanionConfig) -> None:
+        """Use the companion's QuestDB client and its ILP address."""
+        self.questdb = questdb
+        parts = urlsplit(config.questdb_http_url)
+        self._ilp_host = parts.hostname or "127.0.0.1"
+        self._ilp_port = parts.port or (443 if parts.scheme == "https" else 9000)
+        self._ilp_protocol = (
+            Protocol.Https if parts.scheme == "https" else Protocol.Http
+        )
+
+    # -- reads -----------------------------------------------------------------
+
+    async def readings(
+        self, entity_id: str, since: datetime, until: datetime, limit: int
+    ) -> list[dict[str, Any]]:
+        """Raw readings in [since, until), newest first, at most `limit`."""
+        rows = await self.questdb.fetch(
+            f"SELECT ts, value, unit, source FROM {R} "
+            f"WHERE entity_id = $1 AND ts >= $2 AND ts < $3 "
+            f"ORDER BY ts DESC LIMIT {int(limit)}",
+            entity_id,
+            _naive_utc(since),
+            _naive_utc(until),
+        )
+        return [
+            {
+                "ts": _iso(_aware(row[0])),
+                "value": row[1],
+                "unit": row[2],
+                "source": row[3],
+            }
+            for row in rows
+        ]
+
+    async def statistics(
+        self,
+        entity_id: str,
+        start: datetime,
+        end: datetime,
+        *,
+        period: str,
+        time_zone: str,
+    ) -> list[dict[str, Any]]:
+        """Statistics rows; buckets without a stored row come from raw readings."""
+        stored = await self.questdb.fetch(
+            f"SELECT ts, state, sum, mean, min, max, last_reset FROM {S} "
+            f"WHERE entity_id = $1 AND period = $2 AND ts >= $3 AND ts < $4 ORDER BY ts",
+            entity_id,
+            period,
+            _naive_utc(start),
+            _naive_utc(end),
+        )
+        by_start: dict[datetime, dict[str, Any]] = {}
+        for row in stored:
+            ts = _ts(row[0])
+            by_start[ts] = {
+                "start_time": ts,
+                "state": row[1],
+                "sum": row[2],
+                "mean": row[3],
+                "min": row[4],
+                "max": row[5],
+                "last_reset": _iso(_aware(row[6])),
+                "source": "statistics",
+            }
+        align = ""
+        if period in ("day", "month"):
+            align = f" ALIGN TO CALENDAR TIME ZONE '{safe_time_zone(time_zone)}'"
+        fallback = await self.questdb.fetch(
+            f"SELECT ts, last(value), avg(value), min(value), max(value) FROM {R} "
+            f"WHERE entity_id = $1 AND ts >= $2 AND ts < $3 "
+            f"SAMPLE BY {_STRIDE[period]}{align}",
+            entity_id,
+            _naive_utc(start),
+            _naive_utc(end),
+        )
+        for row in fallback:
+            ts = _ts(row[0])
+            by_start.setdefault(
+                ts,
+                {
+                    "start_time": ts,
+                    "state": row[1],
+                    "sum": None,
+                    "mean": row[2],
+                    "min": row[3],
+                    "max": row[4],
+                    "last_reset": None,
+                    "source": "readings",
+                },
+            )
+        zone = ZoneInfo(safe_time_zone(time_zone))
+        result = []
+        for ts in sorted(by_start):
+            item = by_start[ts]
+            item["end_time"] = _iso(_period_end(ts, period, zone))
+            item["start_time"] = _iso(ts)
+            item["entity_id"] = entity_id
+            item["period"] = period
+            result.append(item)
+        return result
+
+    async def daily(
+        self,
+        entity_id: str,
+        start: datetime,
+        end: datetime,
+        *,
+        time_zone: str,
+        device_class: str | None,
+        state_class: str | None,
+    ) -> list[dict[str, Any]]:
+        """Per local day: reset-aware consumption, average power, peak and its time, count."""
+        tz_name = safe_time_zone(time_zone)
+        zone = ZoneInfo(tz_name)
+        days = _local_days(start, end, zone)
+        if not days:
+            return []
+        first, last_end = days[0][0], days[-1][1]
+        cumulative = state_class in CUMULATIVE_CLASSES or (
+            state_class is None and device_class in ("energy", "gas", "water")
+        )
+        # Per local hour: reset-aware increase (a drop starts a new meter cycle).
+        hourly = await self.questdb.fetch(
+            "SELECT ts, count() n, sum(inc) inc, avg(value) avg_v, max(value) max_v, "
+            "arg_max(ts, value) max_ts, first(value) first_v FROM ("
+            "SELECT ts, value, CASE WHEN prev IS NULL THEN 0.0 WHEN value >= prev "
+            "THEN value - prev ELSE value END inc FROM ("
+            f"SELECT ts, value, lag(value) OVER (ORDER BY ts) prev FROM {R} "
+            "WHERE entity_id = $1 AND ts >= $2 AND ts < $3)) TIMESTAMP(ts) "
+            f"SAMPLE BY 1h ALIGN TO CALENDAR TIME ZONE '{tz_name}'",
+            entity_id,
+            _naive_utc(first),
+            _naive_utc(last_end),
+        )
+        baseline_rows = await self.questdb.fetch(
+            f"SELECT value FROM {R} WHERE entity_id = $1 AND ts < $2 "
+            "ORDER BY ts DESC LIMIT 1",
+            entity_id,
+            _naive_utc(first),
+        )
+        baseline = baseline_rows[0][0] if baseline_rows else None
+        stats_total = await self._daily_from_statistics(entity_id, days)
+
+        out = _hours_to_days(hourly, days, baseline, cumulative=cumulative)
+        result = []
+        for index, (day_start, day_end) in enumerate(days):
+            hours = (day_end - day_start).total_seconds() / 3600
+            day: dict[str, Any] | None = out.get(index)
+            count = day["n"] if day else 0
+            if cumulative:
+                total = stats_total.get(index)
+                source = "statistics" if total is not None else "readings"
+                if total is None:
+                    total = day["inc"] if day else None
+                avg_power = None if total is None else total * 1000 / hours
+            else:
+                avg = day["wsum"] / count if day and count else None
+                total = None if avg is None else avg * hours / 1000
+                avg_power = avg
+                source = "readings"
+            if total is None and count == 0:
+                continue
+            result.append(
+                {
+                    "date": day_start.astimezone(zone).date().isoformat(),
+                    "start_time": _iso(day_start),
+                    "end_time": _iso(day_end),
+                    "hours": hours,
+                    "total": total,
+                    "avg_power": avg_power,
+                    "peak": day["peak"] if day else None,
+                    "peak_time": _iso(day["peak_ts"]) if day else None,
+                    "readings": count,
+                    "source": source,
+                }
+            )
+        return result
+
+    async def _daily_from_statistics(
+        self, entity_id: str, days: Sequence[tuple[datetime, datetime]]
+    ) -> dict[int, float]:
+        """Consumption per day from hourly statistics `sum` (what HA's dashboard shows)."""
+        first, last_end = days[0][0], days[-1][1]
+        rows = await self.questdb.fetch(
+            f"SELECT ts, sum FROM {S} WHERE entity_id = $1 AND period = 'hour' "
+            "AND ts >= $2 AND ts < $3 AND sum != null ORDER BY ts",
+            entity_id,
+            _naive_utc(first),
+            _naive_utc(last_end),
+        )
+        if not rows:
+            return {}
+        before = await self.questdb.fetch(
+            f"SELECT sum FROM {S} WHERE entity_id = $1 AND period = 'hour' "
+            "AND ts < $2 AND sum != null ORDER BY ts DESC LIMIT 1",
+            entity_id,
+            _naive_utc(first),
+        )
+        previous = float(before[0][0]) if before else 0.0
+        last_sum: dict[int, float] = {}
+        for row in rows:
+            ts = _ts(row[0])
+            index = _day_index(days, ts)
+            if index is not None:
+                last_sum[index] = float(row[1])
+        totals: dict[int, float] = {}
+        for index in range(len(days)):
+            if index in last_sum:
+                totals[index] = last_sum[index] - previous
+                previous = last_sum[index]
+        return totals
+
+    async def reading_count_since(self, since: datetime) -> int:
+        """How many readings were stored since `since`."""
+        rows = await self.questdb.fetch(
+            f"SELECT count() FROM {R} WHERE ts >= $1", _naive_utc(since)
+        )
+        return int(rows[0][0]) if rows else 0
+
+    # -- writes (ILP over HTTP, in a thread; idempotent thanks to DEDUP keys) ----
+
+    def _sender(self) -> Sender:
+        return Sender(
+            self._ilp_protocol,
+            self._ilp_host,
+            self._ilp_port,
+            auto_flush_rows=50_000,
+            auto_flush_interval=False,
+            request_timeout=60_000,
+        )
+
+    async def write_readings(self, readings: Iterable[Reading]) -> int:
+        """Write readings; returns how many rows were sent."""
+        batch = list(readings)
+        if batch:
+            await self.questdb.ensure_schema()
+            await asyncio.to_thread(self._write_readings, batch)
+        return len(batch)
+
+    def _write_readings(self, batch: list[Reading]) -> None:
+        with self._sender() as sender:
+            for item in batch:
+                symbols: dict[str, str | None] = {
+                    "entity_id": item.entity_id,
+                    "source": item.source,
+                }
+                if item.unit:
+                    symbols["unit"] = item.unit
+                if item.device_class:
+                    symbols["device_class"] = item.device_class
+                if item.state_class:
+                    symbols["state_class"] = item.state_class
+                sender.row(
+                    R,
+                    symbols=symbols,
+                    columns={"value": item.value},
+                    at=TimestampNanos(_nanos(item.ts)),
+                )
+
+    async def write_statistics(self, rows: Iterable[StatisticRow]) -> int:
+        """Write statistics rows; returns how many rows were sent."""
+        batch = list(rows)
+        if batch:
+            await self.questdb.ensure_schema()
+            await asyncio.to_thread(self._write_statistics, batch)
+        return len(batch)
+
+    def _write_statistics(self, batch: list[StatisticRow]) -> None:
+        with self._sender() as sender:
+            for item in batch:
+                columns: dict[str, Any] = {
+                    name: value
+                    for name, value in (
+                        ("state", item.state),
+                        ("sum", item.sum),
+                        ("mean", item.mean),
+                        ("min", item.min),
+                        ("max", item.max),
+                    )
+                    if value is not None
+                }
+                if item.last_reset is not None:
+                    columns["last_reset"] = TimestampMicros(
+                        _nanos(item.last_reset) // 1000
+                    )
+                sender.row(
+                    S,
+                    symbols={"entity_id": item.entity_id, "period": item.period},
+                    columns=columns,
+                    at=TimestampNanos(_nanos(item.ts)),
+                )
+
+
+def _hours_to_days(
+    hourly: Sequence[Any],
+    days: Sequence[tuple[datetime, datetime]],
+    baseline: float | None,
+    *,
+    cumulative: bool,
+) -> dict[int, dict[str, Any]]:
+    """Fold per-hour aggregates into per-day counters (consumption, weighted mean, peak)."""
+    out: dict[int, dict[str, Any]] = {}
+    first_seen = True
+    for row in hourly:
+        ts = _ts(row[0])
+        index = _day_index(days, ts)
+        if index is None:
+            continue
+        day = out.setdefault(
+            index,
+            {"n": 0, "inc": 0.0, "wsum": 0.0, "peak": None, "peak_ts": None},
+        )
+        increase = float(row[2] or 0.0)
+        if first_seen and baseline is not None and row[6] is not None:
+            first_value = float(row[6])
+            increase += (
+                first_value - baseline if first_value >= baseline else first_value
+            )
+        first_seen = False
+        day["n"] += int(row[1])
+        day["inc"] += increase
+        day["wsum"] += float(row[3] or 0.0) * int(row[1])
+        if cumulative:
+            hour_peak, hour_peak_ts = increase, _aware(ts)
+        else:
+            hour_peak, hour_peak_ts = row[4], _aware(row[5])
+        if hour_peak is not None and (day["peak"] is None or hour_peak > day["peak"]):
+            day["peak"], day["peak_ts"] = hour_peak, hour_peak_ts
+
+    return out
+
+
+def _nanos(moment: datetime) -> int:
+    delta = moment.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + (
+        delta.microseconds * 1000
+    )
+
+
+def _local_days(
+    start: datetime, end: datetime, zone: ZoneInfo
+) -> list[tuple[datetime, datetime]]:
+    """Local-midnight boundaries (as UTC) of every day overlapping [start, end)."""
+    day = start.astimezone(zone).date()
+    last = (end - timedelta(microseconds=1)).astimezone(zone).date()
+    days = []
+    while day <= last:
+        day_start = datetime(day.year, day.month, day.day, tzinfo=zone)
+        following = day + timedelta(days=1)
+        day_end = datetime(following.year, following.month, following.day, tzinfo=zone)
+        days.append((day_start.astimezone(UTC), day_end.astimezone(UTC)))
+        day = following
+    return days
+
+
+def _day_index(days: Sequence[tuple[datetime, datetime]], ts: datetime) -> int | None:
+    """Index of the day holding `ts` (days are contiguous)."""
+    if not days or ts < days[0][0] or ts >= days[-1][1]:
+        return None
+    low, high = 0, len(days) - 1
+    while low < high:
+        middle = (low + high + 1) // 2
+        if days[middle][0] <= ts:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _period_end(ts: datetime, period: str, zone: ZoneInfo) -> datetime:
+    if period == "5minute":
+        return ts + timedelta(minutes=5)
+    if period == "hour":
+        return ts + timedelta(hours=1)
+    local = ts.astimezone(zone)
+    if period == "day":
+        following = local.date() + timedelta(days=1)
+    else:
+        year, month = divmod(local.month, 12)
+        following = local.date().replace(year=local.year + year, month=month + 1, day=1)
+    return datetime(
+        following.year, following.month, following.day, tzinfo=zone
+    ).astimezone(UTC)

@@ -1,0 +1,151 @@
+"""Copies from Home Assistant into QuestDB: raw history and long-term statistics."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+import math
+from typing import Any
+
+from .ha_client import HAClient
+from .shared import schema, units
+from .store import Reading, StatisticRow, Store
+
+# Windows are fetched in slices so a 7-day recovery never asks HA for everything at once.
+HISTORY_SLICE = timedelta(hours=12)
+STATISTICS_SLICE = timedelta(days=7)
+ENTITY_BATCH = 50
+
+
+def _batches(items: Sequence[str], size: int = ENTITY_BATCH) -> Iterable[list[str]]:
+    for index in range(0, len(items), size):
+        yield list(items[index : index + size])
+
+
+def _slices(
+    start: datetime, end: datetime, step: timedelta
+) -> Iterable[tuple[datetime, datetime]]:
+    cursor = start
+    while cursor < end:
+        following = min(end, cursor + step)
+        yield cursor, following
+        cursor = following
+
+
+def _number(raw: Any) -> float | None:
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        return None  # unknown / unavailable are not numbers
+    return value if math.isfinite(value) else None
+
+
+def history_to_readings(
+    entity_id: str,
+    states: Sequence[Mapping[str, Any]],
+    source: str = schema.SOURCE_BACKFILL,
+) -> list[Reading]:
+    """Turn HA's compressed history (s, a, lu/lc) into readings in the stored unit."""
+    readings: list[Reading] = []
+    attributes: Mapping[str, Any] = {}
+    for item in states:
+        attributes = item.get("a") or attributes
+        value = _number(item.get("s"))
+        stamp = item.get("lu", item.get("lc"))
+        if value is None or stamp is None:
+            continue
+        device_class = attributes.get("device_class")
+        stored, unit = units.to_stored(
+            device_class, attributes.get("unit_of_measurement"), value
+        )
+        readings.append(
+            Reading(
+                ts=datetime.fromtimestamp(float(stamp), UTC),
+                entity_id=entity_id,
+                value=stored,
+                unit=unit,
+                device_class=device_class,
+                state_class=attributes.get("state_class"),
+                source=source,
+            )
+        )
+    return readings
+
+
+def statistics_to_rows(
+    entity_id: str, period: str, items: Sequence[Mapping[str, Any]]
+) -> list[StatisticRow]:
+    """Turn HA's statistics (times in ms) into energy_statistics rows."""
+
+    def moment(raw: Any) -> datetime | None:
+        if raw is None:
+            return None
+        if isinstance(raw, str):
+            return datetime.fromisoformat(raw).astimezone(UTC)
+        return datetime.fromtimestamp(float(raw) / 1000, UTC)
+
+    rows = []
+    for item in items:
+        start = moment(item.get("start"))
+        if start is None:
+            continue
+        rows.append(
+            StatisticRow(
+                ts=start,
+                entity_id=entity_id,
+                period=period,
+                state=_number(item.get("state")),
+                sum=_number(item.get("sum")),
+                mean=_number(item.get("mean")),
+                min=_number(item.get("min")),
+                max=_number(item.get("max")),
+                last_reset=moment(item.get("last_reset")),
+            )
+        )
+    return rows
+
+
+async def backfill_readings(
+    ha: HAClient,
+    store: Store,
+    entity_ids: Sequence[str],
+    start: datetime,
+    end: datetime,
+) -> int:
+    """Copy HA's recorded states of [start, end) into energy_readings; returns rows."""
+    total = 0
+    for batch in _batches(sorted(entity_ids)):
+        for lower, upper in _slices(start, end, HISTORY_SLICE):
+            history = await ha.history_during_period(lower, upper, batch)
+            readings: list[Reading] = []
+            for entity_id, states in history.items():
+                if entity_id in batch:
+                    readings.extend(
+                        r
+                        for r in history_to_readings(entity_id, states)
+                        if lower <= r.ts < upper
+                    )
+            total += await store.write_readings(readings)
+    return total
+
+
+async def sync_statistics(
+    ha: HAClient,
+    store: Store,
+    entity_ids: Sequence[str],
+    start: datetime,
+    end: datetime,
+    *,
+    period: str = "hour",
+) -> int:
+    """Copy HA's long-term statistics of [start, end) into energy_statistics; returns rows."""
+    total = 0
+    for batch in _batches(sorted(entity_ids)):
+        for lower, upper in _slices(start, end, STATISTICS_SLICE):
+            result = await ha.statistics_during_period(lower, upper, batch, period)
+            rows: list[StatisticRow] = []
+            for entity_id, items in result.items():
+                if entity_id in batch:
+                    rows.extend(statistics_to_rows(entity_id, period, items))
+            total += await store.write_statistics(rows)
+    return total

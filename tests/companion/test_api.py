@@ -1,0 +1,420 @@
+"""The companion's JSON API against real QuestDB, MongoDB and Home Assistant."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from companion.shared import schema
+from companion.store import Reading
+from tests.servers import Servers, wait_for_rows
+
+from .conftest import Companion, HomeAssistant, companion_config, run_companion
+
+
+async def add_entity(
+    companion: Companion,
+    entity_id: str,
+    *,
+    device_class: str = "energy",
+    state_class: str = "total_increasing",
+    unit: str = "kWh",
+    tracked: bool = True,
+) -> None:
+    await companion.hub.mongo.db[schema.ENTITIES].update_one(
+        {"_id": entity_id},
+        {
+            "$set": {
+                "friendly_name": entity_id.split(".")[1],
+                "unit": unit,
+                "device_class": device_class,
+                "state_class": state_class,
+                "is_tracked": tracked,
+                "is_active": True,
+            }
+        },
+        upsert=True,
+    )
+
+
+async def write(
+    companion: Companion,
+    servers: Servers,
+    entity_id: str,
+    points: list[tuple[datetime, float]],
+    unit: str = "kWh",
+) -> None:
+    await companion.hub.store.write_readings(
+        Reading(ts, entity_id, value, unit, "energy", "total_increasing", "live")
+        for ts, value in points
+    )
+    await wait_for_rows(
+        servers,
+        f"select ts from energy_readings where entity_id = '{entity_id}'",
+        len(points),
+    )
+
+
+def error_code(response: httpx.Response) -> str:
+    body: dict[str, Any] = response.json()
+    return str(body["error"]["code"])
+
+
+async def test_openapi_and_unknown_routes(companion: Companion) -> None:
+    response = await companion.http.get("/api/openapi.json")
+    assert response.status_code == 200
+    document = response.json()
+    assert document["openapi"].startswith("3.")
+    assert "/api/statistics/{entity_id}/daily" in document["paths"]
+    missing = await companion.http.get("/api/nothing-here")
+    assert missing.status_code == 404
+    assert error_code(missing) == "not_found"
+    wrong_method = await companion.http.delete("/api/status")
+    assert wrong_method.status_code == 405
+
+
+async def test_readings_newest_first_bounded_and_validated(
+    companion: Companion, servers: Servers, entity_suffix: str
+) -> None:
+    entity_id = f"sensor.api_readings_{entity_suffix}"
+    await add_entity(companion, entity_id)
+    base = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    points = [(base + timedelta(seconds=i), float(i)) for i in range(20)]
+    await write(companion, servers, entity_id, points)
+
+    params = {"since": "2026-03-01T12:00:00Z", "until": "2026-03-01T13:00:00Z"}
+    response = await companion.http.get(f"/api/readings/{entity_id}", params=params)
+    assert response.status_code == 200
+    body = response.json()
+    assert [r["value"] for r in body["readings"]] == [
+        float(i) for i in reversed(range(20))
+    ]
+    assert body["readings"][0]["ts"] == "2026-03-01T12:00:19Z"
+
+    limited = await companion.http.get(
+        f"/api/readings/{entity_id}", params={**params, "limit": "5"}
+    )
+    assert [r["value"] for r in limited.json()["readings"]] == [
+        19.0,
+        18.0,
+        17.0,
+        16.0,
+        15.0,
+    ]
+    capped = await companion.http.get(
+        f"/api/readings/{entity_id}", params={**params, "limit": "999999999"}
+    )
+    assert capped.status_code == 200
+    assert capped.json()["limit"] == 100_000
+
+    window = await companion.http.get(
+        f"/api/readings/{entity_id}",
+        params={"since": "2026-03-01T12:00:05Z", "until": "2026-03-01T12:00:07Z"},
+    )
+    assert [r["value"] for r in window.json()["readings"]] == [6.0, 5.0]
+
+    for bad, code in (
+        ({"since": "yesterday"}, "bad_time"),
+        (
+            {"since": "2026-03-02T00:00:00Z", "until": "2026-03-01T00:00:00Z"},
+            "bad_range",
+        ),
+        ({"limit": "0"}, "bad_limit"),
+        ({"limit": "-3"}, "bad_limit"),
+        (
+            {"since": "2020-01-01T00:00:00Z", "until": "2026-01-01T00:00:00Z"},
+            "bad_range",
+        ),
+        ({"bogus": "1"}, "bad_parameter"),
+    ):
+        response = await companion.http.get(f"/api/readings/{entity_id}", params=bad)
+        assert response.status_code == 400, bad
+        assert error_code(response) == code
+    for unknown in (
+        "sensor.nope_" + entity_suffix,
+        "not an id",
+        "sensor.x';drop table x;--",
+    ):
+        response = await companion.http.get(f"/api/readings/{unknown}")
+        assert response.status_code == 404
+        assert error_code(response) == "unknown_entity"
+
+
+async def test_statistics_stored_rows_win_and_readings_fill_the_rest(
+    companion: Companion, servers: Servers, entity_suffix: str
+) -> None:
+    from companion.store import StatisticRow
+
+    entity_id = f"sensor.api_stats_{entity_suffix}"
+    await add_entity(companion, entity_id)
+    base = datetime(2026, 3, 2, 0, tzinfo=UTC)
+    # Readings every 10 minutes for 3 hours; stored statistics only for the first hour.
+    points = [(base + timedelta(minutes=10 * i), 100.0 + i) for i in range(18)]
+    await write(companion, servers, entity_id, points)
+    await companion.hub.store.write_statistics(
+        [StatisticRow(base, entity_id, "hour", 105.0, 5.0, None, None, None, None)]
+    )
+    await wait_for_rows(
+        servers, f"select ts from energy_statistics where entity_id = '{entity_id}'", 1
+    )
+    response = await companion.http.get(
+        f"/api/statistics/{entity_id}",
+        params={
+            "start_time": "2026-03-02T00:00:00Z",
+            "end_time": "2026-03-02T03:00:00Z",
+        },
+    )
+    assert response.status_code == 200
+    data = response.json()["data"]
+    assert [d["start_time"] for d in data] == [
+        "2026-03-02T00:00:00Z",
+        "2026-03-02T01:00:00Z",
+        "2026-03-02T02:00:00Z",
+    ]
+    assert [d["source"] for d in data] == ["statistics", "readings", "readings"]
+    assert data[0]["sum"] == 5.0
+    assert data[1]["end_time"] == "2026-03-02T02:00:00Z"
+    assert (data[1]["min"], data[1]["max"], data[1]["state"]) == (106.0, 111.0, 111.0)
+    assert data[1]["mean"] == sum(range(106, 112)) / 6
+
+    bad_period = await companion.http.get(
+        f"/api/statistics/{entity_id}", params={"period": "week"}
+    )
+    assert bad_period.status_code == 400
+    too_long = await companion.http.get(
+        f"/api/statistics/{entity_id}",
+        params={
+            "period": "5minute",
+            "start_time": "2026-01-01T00:00:00Z",
+            "end_time": "2026-03-01T00:00:00Z",
+        },
+    )
+    assert error_code(too_long) == "bad_range"
+
+
+async def test_status_reports_forwarder_heartbeat_and_counts(
+    companion: Companion, entity_suffix: str
+) -> None:
+    now = datetime.now(UTC)
+    await companion.hub.mongo.db[schema.FORWARDER_STATE].insert_one(
+        {
+            "_id": f"ha-{entity_suffix}",
+            "heartbeat_at": now - timedelta(seconds=30),
+            "last_event_at": now - timedelta(seconds=31),
+            "status": "running",
+        }
+    )
+    await add_entity(companion, f"sensor.status_a_{entity_suffix}", tracked=True)
+    await add_entity(companion, f"sensor.status_b_{entity_suffix}", tracked=False)
+    response = await companion.http.get("/api/status")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["databases"] == {"questdb": "connected", "mongodb": "connected"}
+    assert body["home_assistant"]["connected"] is True
+    assert body["entities"] == {"known": 2, "tracked": 1}
+    assert body["event_recorder"]["status"] == "running"
+    assert 29 <= body["event_recorder"]["heartbeat_age_seconds"] < 60
+    assert body["forwarders"][0]["stale"] is False
+    assert isinstance(body["events_today"], int)
+    assert "token" not in response.text.lower()
+
+
+async def test_settings_discovery_and_tracking(
+    companion: Companion, home_assistant: HomeAssistant, entity_suffix: str
+) -> None:
+    energy = f"sensor.discover_energy_{entity_suffix}"
+    power = f"sensor.discover_power_{entity_suffix}"
+    other = f"sensor.discover_temp_{entity_suffix}"
+    await asyncio.to_thread(
+        home_assistant.post_state,
+        energy,
+        10,
+        {
+            "unit_of_measurement": "Wh",
+            "device_class": "energy",
+            "state_class": "total_increasing",
+        },
+    )
+    await asyncio.to_thread(
+        home_assistant.post_state,
+        power,
+        500,
+        {"unit_of_measurement": "kW", "state_class": "measurement"},
+    )
+    await asyncio.to_thread(
+        home_assistant.post_state,
+        other,
+        21,
+        {"unit_of_measurement": "°C", "device_class": "temperature"},
+    )
+    response = await companion.http.post("/api/settings/discover-entities")
+    assert response.status_code == 200
+    found = {e["entity_id"]: e for e in response.json()["entities"]}
+    assert energy in found and power in found and other not in found
+    assert found[energy]["unit"] == "kWh"
+    listed = (await companion.http.get("/api/entities")).json()["entities"]
+    assert {
+        e["entity_id"]: e["is_tracked"] for e in listed if "discover" in e["entity_id"]
+    } == {
+        energy: False,
+        power: False,
+    }
+
+    tracked = await companion.http.post(
+        "/api/settings/tracked-entities", json={"entity_ids": [energy]}
+    )
+    assert tracked.status_code == 200
+    only = (
+        await companion.http.get("/api/entities", params={"tracked": "true"})
+    ).json()["entities"]
+    assert [e["entity_id"] for e in only] == [energy]
+    unknown = await companion.http.post(
+        "/api/settings/tracked-entities",
+        json={"entity_ids": [energy, "sensor.missing_" + entity_suffix]},
+    )
+    assert unknown.status_code == 404
+    assert (
+        await companion.http.post(
+            "/api/settings/tracked-entities", json={"entity_ids": "x"}
+        )
+    ).status_code == 400
+    assert (
+        await companion.http.post(
+            "/api/settings/tracked-entities",
+            content=b"{nope",
+            headers={"content-type": "application/json"},
+        )
+    ).status_code == 400
+
+
+async def test_home_assistant_settings_are_tested_before_saving(
+    companion: Companion, home_assistant: HomeAssistant
+) -> None:
+    db = companion.hub.mongo.db
+    refused = await companion.http.post(
+        "/api/settings/home-assistant",
+        json={"url": home_assistant.url, "token": "wrong-token"},
+    )
+    assert refused.status_code == 400
+    assert error_code(refused) == "ha_auth_failed"
+    unreachable = await companion.http.post(
+        "/api/settings/home-assistant",
+        json={"url": "http://127.0.0.1:1", "token": "abc"},
+    )
+    assert error_code(unreachable) == "ha_unreachable"
+    assert await db[schema.SETTINGS].find_one({"_id": "home_assistant"}) is None
+
+    saved = await companion.http.post(
+        "/api/settings/home-assistant",
+        json={"url": home_assistant.url + "/", "token": home_assistant.token},
+    )
+    assert saved.status_code == 200
+    stored = await db[schema.SETTINGS].find_one({"_id": "home_assistant"})
+    assert stored is not None and stored["token"] == home_assistant.token
+    settings = await companion.http.get("/api/settings")
+    body = settings.json()
+    assert body["home_assistant"] == {
+        "url": home_assistant.url,
+        "token_set": True,
+        "source": "database",
+        "connected": False,
+    }
+    assert body["time_zone"] == "Europe/Amsterdam"
+    assert home_assistant.token not in settings.text
+
+
+async def test_bearer_token_and_same_origin_rules(
+    servers: Servers, mongodb_database_name: str, home_assistant: HomeAssistant
+) -> None:
+    config = companion_config(
+        servers, mongodb_database_name, home_assistant, api_token="s3cret"
+    )
+    async with run_companion(config) as guarded:
+        assert (await guarded.http.get("/api/status")).status_code == 401
+        assert (
+            await guarded.http.get(
+                "/api/status", headers={"Authorization": "Bearer nope"}
+            )
+        ).status_code == 401
+        assert (
+            await guarded.http.get(
+                "/api/status", headers={"Authorization": "Bearer s3cret"}
+            )
+        ).status_code == 200
+        assert (await guarded.http.get("/api/openapi.json")).status_code == 200
+    config = companion_config(servers, mongodb_database_name, home_assistant)
+    async with run_companion(config) as open_companion:
+        cross = await open_companion.http.post(
+            "/api/settings/tracked-entities",
+            json={"entity_ids": []},
+            headers={"Origin": "http://evil.example"},
+        )
+        assert cross.status_code == 403
+        assert error_code(cross) == "cross_origin"
+        same = await open_companion.http.post(
+            "/api/settings/tracked-entities",
+            json={"entity_ids": []},
+            headers={"Origin": "http://127.0.0.1:8199"},
+        )
+        assert same.status_code == 200
+        form = await open_companion.http.post(
+            "/api/settings/tracked-entities",
+            content=b"entity_ids=x",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+        assert form.status_code == 415
+        await open_companion.hub.mongo.client.drop_database(mongodb_database_name)
+
+
+async def test_statistics_sync_job_runs_in_background(
+    companion: Companion,
+    home_assistant: HomeAssistant,
+    servers: Servers,
+    entity_suffix: str,
+) -> None:
+    entity_id = f"sensor.api_sync_{entity_suffix}"
+    await add_entity(companion, entity_id)
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(
+        hours=5
+    )
+    rows = [
+        {"start": start + timedelta(hours=i), "state": 2.0 * i, "sum": 2.0 * i}
+        for i in range(4)
+    ]
+    await asyncio.to_thread(home_assistant.import_statistics, entity_id, "kWh", rows)
+    await asyncio.sleep(0.5)
+    response = await companion.http.post(
+        "/api/statistics/sync",
+        json={
+            "entity_ids": [entity_id],
+            "start_time": start.isoformat(),
+            "end_time": (start + timedelta(hours=4)).isoformat(),
+        },
+    )
+    assert response.status_code == 202
+    job_id = response.json()["job_id"]
+    status: dict[str, Any] = {}
+    for _ in range(100):
+        status = (await companion.http.get(f"/api/jobs/{job_id}")).json()
+        if status["status"] in ("succeeded", "failed"):
+            break
+        await asyncio.sleep(0.05)
+    assert status["status"] == "succeeded", status
+    assert status["result"]["rows"] == 4
+    got = await wait_for_rows(
+        servers,
+        f"select sum from energy_statistics where entity_id = '{entity_id}' and period = 'hour' order by ts",
+        4,
+    )
+    assert [row[0] for row in got] == [0.0, 2.0, 4.0, 6.0]
+    assert (await companion.http.get("/api/jobs/" + "0" * 32)).status_code == 404
+    assert (await companion.http.get("/api/jobs/bad")).status_code == 404
+    unknown = await companion.http.post(
+        "/api/backfill", json={"entity_ids": ["sensor.nope_" + entity_suffix]}
+    )
+    assert unknown.status_code == 404
+    extra = await companion.http.post("/api/backfill", json={"what": 1})
+    assert extra.status_code == 400
