@@ -31,9 +31,34 @@ COMPANION_PORT = int(os.environ.get("COMPANION_PORT", "8099"))
 QUESTDB_HTTP_PORT = int(os.environ.get("QUESTDB_HTTP_PORT", "9000"))
 MONGODB_PORT = int(os.environ.get("MONGODB_PORT", "27017"))
 
+# HA's demo integration brings energy, power and gas sensors (and demo statistics);
+# the template sensors below change every few seconds so live data shows at once.
 DEMO_CONFIG = """\
 frontend:
 demo:
+template:
+  - trigger:
+      - trigger: time_pattern
+        seconds: "/5"
+    sensor:
+      - name: "Demo house power"
+        unique_id: energy_tracker_demo_house_power
+        unit_of_measurement: W
+        device_class: power
+        state_class: measurement
+        state: "{{ (900 + 600 * sin(now().timestamp() / 600) + range(0, 200) | random) | round(1) }}"
+      - name: "Demo house energy"
+        unique_id: energy_tracker_demo_house_energy
+        unit_of_measurement: kWh
+        device_class: energy
+        state_class: total_increasing
+        state: "{{ ((this.state | float(0)) + 0.0001 * (range(10, 20) | random)) | round(4) }}"
+      - name: "Demo solar power"
+        unique_id: energy_tracker_demo_solar_power
+        unit_of_measurement: kW
+        device_class: power
+        state_class: measurement
+        state: "{{ [0, 2.5 * sin(now().timestamp() / 1800)] | max | round(3) }}"
 """
 
 
