@@ -33,13 +33,14 @@ export function toast(message, kind = "info") {
 }
 
 let statusCache = null;
+/** The companion's status; HA's time zone comes with it (from /api/settings). */
 export async function loadStatus(force = false) {
   if (statusCache && !force) return statusCache;
-  statusCache = api.status().then((status) => {
-    const tz = status.time_zone || status.timezone || (status.home_assistant && status.home_assistant.time_zone);
+  statusCache = Promise.all([api.status(), api.settings().catch(() => ({}))]).then(([status, settings]) => {
+    const tz = settings.time_zone || status.time_zone || (status.home_assistant && status.home_assistant.time_zone);
     if (tz) setTimeZone(tz);
     updateConn(status);
-    return status;
+    return { ...status, settings };
   }, (err) => {
     statusCache = null;
     updateConn(null, err);

@@ -227,11 +227,13 @@ export async function render(main, { params, toast }) {
       total = /^kW$/i.test(unit) ? wh : wh / 1000;
       totalUnit = "kWh";
     }
-    const dayCount = days.length || win.days;
+    // Average per day over the whole range (the days of the range, not only days with data).
+    const dayCount = win.days;
+    const plural = (n, word) => `${formatNumber(n, 0)} ${word}${n === 1 ? "" : "s"}`;
     setCard("card-total", total === null ? "–" : formatValue(total, totalUnit),
-      total === null ? "" : cumulative ? `${days.length || win.days} day${dayCount === 1 ? "" : "s"}` : "estimated from hourly average power");
+      total === null ? "" : cumulative ? `${plural(days.length, "day")} with data` : "estimated from hourly average power");
     setCard("card-avg", total === null ? "–" : formatValue(total / dayCount, totalUnit),
-      total === null ? "" : `over ${dayCount} day${dayCount === 1 ? "" : "s"} with data`);
+      total === null ? "" : state.range === "24h" ? "last 24 hours" : `over ${plural(dayCount, "day")}`);
 
     // Peak: the busiest hour for meters; the highest power (with its time) otherwise.
     let peak = null;

@@ -26,26 +26,37 @@ function first(obj, ...paths) {
   return undefined;
 }
 
+function forwarderRow(f) {
+  const heartbeatAt = toTime(first(f, "heartbeat_at", "last_heartbeat"));
+  const ageSeconds = first(f, "heartbeat_age_seconds", "heartbeat_age_s", "age_seconds");
+  const spool = first(f, "spool_rows", "spool_depth", "spool");
+  const heartbeat = heartbeatAt !== null ? formatAge(heartbeatAt)
+    : typeof ageSeconds === "number" ? formatAge(Date.now() - ageSeconds * 1000) : "never";
+  const word = f.stale ? ["stale", "warn"] : statusWord(f.status || "unknown");
+  const name = f.instance ? `Forwarder (${f.instance})` : "Forwarder";
+  return {
+    name, word,
+    detail: `heartbeat ${heartbeat}; spool ${spool === undefined || spool === null ? "–" : formatNumber(Number(spool), 0)} rows`
+      + (f.stale ? " — capture has stopped; the companion backfills the gap from HA once it is back." : ""),
+  };
+}
+
 export function describeStatus(status) {
-  const forwarder = first(status, "forwarder", "forwarders.0", "heartbeat") || {};
-  const heartbeatAt = toTime(first(forwarder, "heartbeat_at", "last_heartbeat", "heartbeat") ?? first(status, "heartbeat_at"));
-  const ageSeconds = first(forwarder, "heartbeat_age_s", "heartbeat_age_seconds", "age_seconds", "heartbeat_age");
-  const spool = first(forwarder, "spool_depth", "spool", "spool_rows", "spooled") ?? first(status, "spool_depth");
-  const ha = first(status, "home_assistant", "homeAssistant", "ha");
-  let heartbeat;
-  if (heartbeatAt !== null) heartbeat = formatAge(heartbeatAt);
-  else if (typeof ageSeconds === "number") heartbeat = formatAge(Date.now() - ageSeconds * 1000);
-  else heartbeat = "no heartbeat yet";
-  const fState = first(forwarder, "status") ?? (heartbeatAt || ageSeconds !== undefined ? "reporting" : "not reporting");
-  return [
-    { name: "Home Assistant", word: statusWord(ha === undefined ? null : ha), detail: first(status, "home_assistant.url", "home_assistant.message") || "" },
+  const ha = first(status, "home_assistant", "homeAssistant") || {};
+  let haRow;
+  if (ha.configured === false) haRow = { name: "Home Assistant", word: ["not configured", "warn"], detail: "Enter its URL and a long-lived token below." };
+  else if (ha.connected) haRow = { name: "Home Assistant", word: ["connected", "ok"], detail: [ha.version && `version ${ha.version}`, ha.url].filter(Boolean).join(" at ") };
+  else haRow = { name: "Home Assistant", word: ["unreachable", "down"], detail: `${ha.error || ""} Check that HA runs and that the URL and token below are right.`.trim() };
+  let forwarders = first(status, "forwarders") || [];
+  if (!Array.isArray(forwarders)) forwarders = [forwarders];
+  const rows = [
+    haRow,
     { name: "QuestDB", word: statusWord(first(status, "databases.questdb", "questdb")), detail: "" },
     { name: "MongoDB", word: statusWord(first(status, "databases.mongodb", "mongodb")), detail: "" },
-    {
-      name: "Forwarder", word: heartbeatAt !== null || typeof ageSeconds === "number" ? statusWord(fState === "reporting" ? "ok" : fState) : ["not reporting", "warn"],
-      detail: `heartbeat ${heartbeat}; spool ${spool === undefined || spool === null ? "–" : formatNumber(Number(typeof spool === "object" ? spool.rows ?? spool.depth : spool), 0)} rows`,
-    },
   ];
+  if (forwarders.length) rows.push(...forwarders.map(forwarderRow));
+  else rows.push({ name: "Forwarder", word: ["not reporting", "warn"], detail: "No heartbeat yet: add the Energy Tracker integration in Home Assistant." });
+  return rows;
 }
 
 export async function render(main, { toast }) {
@@ -100,8 +111,8 @@ export async function render(main, { toast }) {
       body.innerHTML = `<ul class="status-list">${describeStatus(status).map((s) => `
         <li><span class="dot" data-state="${s.word[1]}" aria-hidden="true"></span><strong>${escapeHtml(s.name)}</strong>
         <span class="state" data-state="${s.word[1]}">${escapeHtml(s.word[0])}</span><span class="muted">${escapeHtml(s.detail)}</span></li>`).join("")}</ul>`;
-      const down = describeStatus(status).filter((s) => s.word[1] === "down").map((s) => s.name);
-      if (down.length) body.insertAdjacentHTML("beforeend", `<p class="notice error">${escapeHtml(down.join(", "))} ${down.length === 1 ? "is" : "are"} unavailable: start ${down.length === 1 ? "it" : "them"} (for the databases: <code>scripts/services start</code>), then press Refresh.</p>`);
+      const down = describeStatus(status).filter((s) => s.word[1] === "down" && s.name !== "Home Assistant").map((s) => s.name);
+      if (down.length) body.insertAdjacentHTML("beforeend", `<p class="notice error">${escapeHtml(down.join(", "))} ${down.length === 1 ? "is" : "are"} unavailable: start ${down.length === 1 ? "it" : "them"} (with <code>scripts/services start</code> in a development checkout), then press Refresh.</p>`);
     } catch (err) {
       if (disposed) return;
       body.innerHTML = `<p class="notice error">The companion's status could not be read (${escapeHtml(err.message)}). ${escapeHtml(err instanceof ApiError ? err.advice : "")}</p>`;

@@ -18,7 +18,7 @@ export function normaliseRun(raw) {
     finished: toTime(pick(raw, "finished_at", "ended_at", "end")),
     from: toTime(pick(window, "start", "from") ?? pick(raw, "window_start", "start_time")),
     to: toTime(pick(window, "end", "to") ?? pick(raw, "window_end", "end_time")),
-    entities: Array.isArray(entities) ? entities.length : typeof entities === "number" ? entities : null,
+    entities: typeof raw.entity_count === "number" ? raw.entity_count : Array.isArray(entities) ? entities.length : typeof entities === "number" ? entities : null,
     rows: pick(raw, "rows", "rows_written", "records_synced"),
     outcome: typeof outcome === "object" ? (outcome.status || JSON.stringify(outcome)) : (outcome || "unknown"),
     error: pick(raw, "error", "message"),
