@@ -215,7 +215,7 @@ class Store:
         cumulative = state_class in CUMULATIVE_CLASSES or (
             state_class is None and device_class in ("energy", "gas", "water")
         )
-        # Per local hour: reset-aware increase (a drop starts a new meter cycle).
+        # Per hour: reset-aware increase (a drop starts a new meter cycle).
         hourly = await self.questdb.fetch(
             "SELECT ts, count() n, sum(inc) inc, avg(value) avg_v, max(value) max_v, "
             "arg_max(ts, value) max_ts, first(value) first_v FROM ("
@@ -223,7 +223,7 @@ class Store:
             "THEN value - prev ELSE value END inc FROM ("
             f"SELECT ts, value, lag(value) OVER (ORDER BY ts) prev FROM {R} "
             "WHERE entity_id = $1 AND ts >= $2 AND ts < $3)) TIMESTAMP(ts) "
-            f"SAMPLE BY 1h ALIGN TO CALENDAR TIME ZONE '{tz_name}'",
+            f"SAMPLE BY {_bucket(zone, first, last_end)}",
             entity_id,
             _naive_utc(first),
             _naive_utc(last_end),
@@ -424,6 +424,23 @@ def _hours_to_days(
             day["peak"], day["peak_ts"] = hour_peak, hour_peak_ts
 
     return out
+
+
+def _bucket(zone: ZoneInfo, start: datetime, end: datetime) -> str:
+    """UTC-aligned buckets that never straddle a local midnight.
+
+    Local hours are not used: in the repeated hour of a DST change two UTC hours
+    would fall into one bucket. Whole-hour offsets allow 1 h buckets; others
+    (e.g. +05:30, +05:45) need 15 min ones.
+    """
+    offsets = {
+        moment.astimezone(zone).utcoffset()
+        for moment in (start, end, start + (end - start) / 2)
+    }
+    whole_hours = all(
+        offset is not None and offset.total_seconds() % 3600 == 0 for offset in offsets
+    )
+    return "1h" if whole_hours else "15m"
 
 
 def _nanos(moment: datetime) -> int:
