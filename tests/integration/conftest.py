@@ -23,7 +23,7 @@ from custom_components.energy_tracker.const import (
 from tests.servers import Servers
 
 QUESTDB_USER = "admin"
-QUESTDB_PASSWORD = "quest"
+QUESTDB_PASSWORD = "s3cret-Pw-7731"
 
 
 @pytest.fixture(autouse=True)

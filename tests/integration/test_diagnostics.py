@@ -1,0 +1,97 @@
+"""Diagnostics (secrets redacted) and the diagnostic sensors."""
+
+from __future__ import annotations
+
+import json
+
+from homeassistant.const import EntityCategory
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers.json import JSONEncoder
+
+from custom_components.energy_tracker.const import (
+    CONF_MONGODB_URI,
+    CONF_QUESTDB_PASSWORD,
+    CONF_QUESTDB_USERNAME,
+)
+from custom_components.energy_tracker.diagnostics import (
+    async_get_config_entry_diagnostics,
+)
+from tests.servers import Servers
+
+from .conftest import QUESTDB_PASSWORD, QUESTDB_USER, make_entry
+from .test_forwarder import ENERGY, setup_entry
+
+
+async def test_diagnostics_redacts_secrets(
+    hass: HomeAssistant,
+    servers: Servers,
+    mongodb_database_name: str,
+    entity_suffix: str,
+    questdb_auth_proxy: str,
+) -> None:
+    entry = make_entry(servers, mongodb_database_name, questdb_url=questdb_auth_proxy)
+    secret_uri = (
+        f"mongodb://127.0.0.1:{servers.mongodb_port}/?appname=secret-{entity_suffix}"
+    )
+    entry = type(entry)(
+        domain=entry.domain,
+        title=entry.title,
+        data={
+            **entry.data,
+            CONF_QUESTDB_USERNAME: QUESTDB_USER,
+            CONF_QUESTDB_PASSWORD: QUESTDB_PASSWORD,
+            CONF_MONGODB_URI: secret_uri,
+        },
+        options=entry.options,
+        unique_id=entry.unique_id,
+    )
+    await setup_entry(hass, entry)
+    meter = f"sensor.diag_{entity_suffix}"
+    hass.states.async_set(meter, "1", ENERGY)
+    await entry.runtime_data.forwarder.async_flush()
+
+    result = await async_get_config_entry_diagnostics(hass, entry)
+    text = json.dumps(result, cls=JSONEncoder)
+    for secret in (QUESTDB_PASSWORD, secret_uri, f"secret-{entity_suffix}"):
+        assert secret not in text
+    assert result["entry"]["data"] == {
+        "questdb_url": questdb_auth_proxy,
+        "verify_ssl": True,
+        "questdb_username": "**REDACTED**",
+        "questdb_password": "**REDACTED**",
+        "mongodb_uri": "**REDACTED**",
+        "mongodb_database": mongodb_database_name,
+    }
+    forwarder = result["forwarder"]
+    assert forwarder["rows_forwarded"] == 1
+    assert forwarder["questdb_status"] == "ok"
+    assert meter in forwarder["tracked_entities"]
+    assert result["spool"] == {
+        "segments": 0,
+        "rows": 0,
+        "bytes": 0,
+        "max_bytes": 256 * 1024 * 1024,
+    }
+
+    # One device with five diagnostic sensors, named through translations.
+    device = dr.async_get(hass).async_get_device({("energy_tracker", entry.entry_id)})
+    assert device is not None
+    sensors = er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
+    assert {s.translation_key for s in sensors} == {
+        "rows_forwarded",
+        "spool_rows",
+        "last_write",
+        "questdb_status",
+        "mongodb_status",
+    }
+    assert all(s.entity_category is EntityCategory.DIAGNOSTIC for s in sensors)
+    assert all(s.device_id == device.id for s in sensors)
+    await hass.async_block_till_done()
+    by_key = {s.translation_key: hass.states.get(s.entity_id) for s in sensors}
+    assert by_key["rows_forwarded"].state == "1"  # type: ignore[union-attr]
+    assert by_key["questdb_status"].state == "ok"  # type: ignore[union-attr]
+    assert by_key["spool_rows"].state == "0"  # type: ignore[union-attr]
+    assert by_key["last_write"].state not in ("unknown", "unavailable")  # type: ignore[union-attr]
+    assert by_key["rows_forwarded"].name.endswith("Rows forwarded")  # type: ignore[union-attr]
+    assert await hass.config_entries.async_unload(entry.entry_id)
