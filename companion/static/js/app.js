@@ -1,7 +1,7 @@
 // The single-page shell: hash routing (#/, #/history, #/settings, #/sync-log), the
 // connection indicator, the time zone from the companion, and page life cycles.
 
-import { loadStatus, parseHash, toast } from "./shell.js";
+import { loadEntities, loadStatus, loadTimeZone, parseHash, toast } from "./shell.js";
 
 const routes = {
   "": () => import("./pages/dashboard.js"),
@@ -28,9 +28,10 @@ async function route() {
   main.replaceChildren();
   main.setAttribute("aria-busy", "true");
   try {
-    // The time zone decides what "a day" is: fetch it before the first page paints.
-    await loadStatus().catch(() => null);
-    const page = await routes[name]();
+    // The time zone decides what "a day" is: fetched beside the page's code and,
+    // for the pages that list entities, the entity list.
+    if (name === "" || name === "history") loadEntities().catch(() => null);
+    const [page] = await Promise.all([routes[name](), loadTimeZone().catch(() => null)]);
     if (id !== renderId) return;
     cleanup = (await page.render(main, { params, toast })) || null;
   } catch (err) {
@@ -42,6 +43,8 @@ async function route() {
     main.append(p);
   } finally {
     if (id === renderId) main.removeAttribute("aria-busy");
+    // The header's status badge is not needed for the first paint.
+    loadStatus().catch(() => null);
   }
 }
 
@@ -52,5 +55,6 @@ window.addEventListener("hashchange", () => {
   if (path !== lastHashPath) { lastHashPath = path; route(); }
 });
 window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => route());
+window.addEventListener("et:time-zone-changed", () => route());
 lastHashPath = location.hash.split("?")[0];
 route();

@@ -33,20 +33,59 @@ export function toast(message, kind = "info") {
 }
 
 let statusCache = null;
-/** The companion's status; HA's time zone comes with it (from /api/settings). */
+/** The companion's status (databases, HA, forwarders) for the indicator in the header. */
 export async function loadStatus(force = false) {
   if (statusCache && !force) return statusCache;
-  statusCache = Promise.all([api.status(), api.settings().catch(() => ({}))]).then(([status, settings]) => {
-    const tz = settings.time_zone || status.time_zone || (status.home_assistant && status.home_assistant.time_zone);
-    if (tz) setTimeZone(tz);
+  statusCache = api.status().then((status) => {
     updateConn(status);
-    return { ...status, settings };
+    return status;
   }, (err) => {
     statusCache = null;
     updateConn(null, err);
     throw err;
   });
   return statusCache;
+}
+
+let settingsCache = null;
+const ZONE_KEY = "energy-tracker.time-zone";
+/**
+ * HA's time zone (from /api/settings) decides what "a day" is. The zone seen last
+ * time is used at once so the first paint does not wait; if HA's zone changed,
+ * the page is shown again with the new one.
+ */
+export function loadTimeZone() {
+  if (settingsCache) return settingsCache;
+  let cached = null;
+  try { cached = localStorage.getItem(ZONE_KEY); } catch { /* storage disabled */ }
+  const fetched = api.settings().then((settings) => {
+    if (settings.time_zone) {
+      setTimeZone(settings.time_zone);
+      try { localStorage.setItem(ZONE_KEY, settings.time_zone); } catch { /* ignore */ }
+      if (cached && cached !== settings.time_zone) window.dispatchEvent(new Event("et:time-zone-changed"));
+    }
+    return settings;
+  }, (err) => { settingsCache = null; throw err; });
+  if (cached) {
+    setTimeZone(cached);
+    fetched.catch(() => null);
+    settingsCache = Promise.resolve({ time_zone: cached });
+    fetched.then((s) => { settingsCache = Promise.resolve(s); }, () => null);
+  } else {
+    settingsCache = fetched;
+  }
+  return settingsCache;
+}
+
+let entitiesCache = null;
+/** The entity list, shared by the shell's prefetch and the first page that asks (2 s). */
+export function loadEntities() {
+  const now = Date.now();
+  if (!entitiesCache || now - entitiesCache.at > 2000) {
+    entitiesCache = { at: now, promise: api.entities() };
+    entitiesCache.promise.catch(() => { entitiesCache = null; });
+  }
+  return entitiesCache.promise;
 }
 
 function updateConn(status, err) {

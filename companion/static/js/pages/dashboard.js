@@ -1,8 +1,8 @@
 // Dashboard: entity + range, Sync from HA, four stat cards, daily bars, hourly line.
 
 import { api, ApiError } from "../api.js";
-import { barChart, lineChart } from "../chart.js";
-import { setHashParams } from "../shell.js";
+import { barChart, lineChart, loadUPlot } from "../chart.js";
+import { loadEntities, setHashParams } from "../shell.js";
 import {
   addDays, escapeHtml, formatAge, formatDateTime, formatDay, formatNumber, formatValue,
   getTimeZone, isoUtc, zonedDate, zonedMidnight,
@@ -77,15 +77,38 @@ function groupEntities(entities) {
       list.sort((a, b) => String(a.friendly_name).localeCompare(String(b.friendly_name)))]);
 }
 
+function fetchData(entityId, win, signal) {
+  return Promise.all([
+    api.daily(entityId, { start: isoUtc(win.start), end: isoUtc(win.end), signal }),
+    api.statistics(entityId, { start: isoUtc(win.start - 3_600_000), end: isoUtc(win.end), period: "hour", signal }),
+    api.readings(entityId, { limit: 1, signal }).catch((err) => { if (err.name === "AbortError") throw err; return { rows: [] }; }),
+  ]);
+}
+
+function earlyRequest(params) {
+  let saved = null;
+  try { saved = localStorage.getItem(LAST_ENTITY_KEY); } catch { /* ignore */ }
+  const entity = params.get("entity") || saved;
+  const range = RANGES.some(([k]) => k === params.get("range")) ? params.get("range") : "7d";
+  if (!entity || range === "custom") return { key: null };
+  const promise = fetchData(entity, rangeWindow(range, Date.now()), undefined);
+  promise.catch(() => null);
+  const today = zonedDate(Date.now());
+  return { key: `${entity}|${range}|${addDays(today, -6)}|${today}`, at: Date.now(), promise };
+}
+
 function notice(kind, html) {
   return `<p class="notice ${kind}">${html}</p>`;
 }
 
 export async function render(main, { params, toast }) {
   let entities;
+  loadUPlot().catch(() => null);  // fetched while the data loads
+  // The entity in the URL (or the last one shown) is fetched beside the entity list.
+  const early = earlyRequest(params);
   main.innerHTML = `<h1 class="visually-hidden">Dashboard</h1><p class="notice loading">Loading entities…</p>`;
   try {
-    entities = (await api.entities()).filter((e) => e.is_tracked);
+    entities = (await loadEntities()).filter((e) => e.is_tracked);
   } catch (err) {
     const advice = err instanceof ApiError ? err.advice : "Reload the page.";
     main.innerHTML = notice("error", `The list of entities could not be loaded (${escapeHtml(err.message)}). ${escapeHtml(advice)}`);
@@ -195,11 +218,9 @@ export async function render(main, { params, toast }) {
     }
     let daily, stats, latest;
     try {
-      [daily, stats, latest] = await Promise.all([
-        api.daily(state.entity, { start: isoUtc(win.start), end: isoUtc(win.end), signal }),
-        api.statistics(state.entity, { start: isoUtc(win.start - 3_600_000), end: isoUtc(win.end), period: "hour", signal }),
-        api.readings(state.entity, { limit: 1, signal }).catch((err) => { if (err.name === "AbortError") throw err; return { rows: [] }; }),
-      ]);
+      const reuse = early.key === `${state.entity}|${state.range}|${state.from}|${state.to}` && Date.now() - early.at < 5000;
+      early.key = null;
+      [daily, stats, latest] = await (reuse ? early.promise : fetchData(state.entity, win, signal));
     } catch (err) {
       if (err.name === "AbortError" || disposed) return;
       main.querySelector(".cards").removeAttribute("aria-busy");

@@ -2,7 +2,7 @@
 
 import { api, ApiError } from "../api.js";
 import { lineChart } from "../chart.js";
-import { setHashParams } from "../shell.js";
+import { loadEntities, setHashParams } from "../shell.js";
 import { escapeHtml, formatDateTimeSeconds, formatNumber, getTimeZone, isoUtc } from "../format.js";
 
 const WINDOWS = [["1h", 1], ["6h", 6], ["24h", 24], ["7d", 168], ["30d", 720]];
@@ -32,7 +32,7 @@ export async function render(main, { params }) {
   main.innerHTML = `<h1>History</h1><p class="notice loading">Loading entities…</p>`;
   let entities;
   try {
-    entities = await api.entities();
+    entities = await loadEntities();
   } catch (err) {
     main.innerHTML = `<h1>History</h1><p class="notice error">The list of entities could not be loaded (${escapeHtml(err.message)}). ${escapeHtml(err instanceof ApiError ? err.advice : "Reload the page.")}</p>`;
     return null;
