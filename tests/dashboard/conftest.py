@@ -91,6 +91,20 @@ class Companion:
         """GET an API path (blocking)."""
         return _get(self.url(f"/api{path}"))
 
+    def post(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+        """POST JSON to an API path (blocking)."""
+        request = urllib.request.Request(  # noqa: S310 - loopback
+            self.url(f"/api{path}"),
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", "Accept": "application/json"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - loopback
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read() or b"null")
+
     def log(self) -> str:
         """The companion's output so far (for failure messages)."""
         return self.log_path.read_text(errors="replace")[-4000:]

@@ -415,6 +415,54 @@ def test_settings_save_discover_and_track(
     expect(page.locator("#disc-items")).to_contain_text("last 12.5")
 
 
+def test_sync_from_ha_runs_a_job_and_reports_it(
+    servers: Servers,
+    companion: Companion,
+    tab: Tab,
+    home_assistant: HomeAssistant,
+    entity_suffix: str,
+) -> None:
+    """Without HA the button says what to do; with HA it starts a job and shows its end."""
+    entity_id = f"sensor.sync_energy_{entity_suffix}"
+    insert_documents(
+        servers,
+        companion.database,
+        "entities",
+        [
+            entity_document(
+                entity_id, "Sync energy", "kWh", "energy", "total_increasing"
+            )
+        ],
+    )
+    page = tab.page
+    page.goto(companion.url(f"/#/?entity={entity_id}&range=24h"))
+    expect(page.locator(".notice.empty")).to_contain_text("press “Sync from HA”")
+    page.click("#sync")
+    expect(page.locator("#sync-status")).to_contain_text("Sync failed")
+    expect(page.locator("#sync-status")).to_contain_text("Settings")
+
+    ha = home_assistant.process
+    ha.post_state(
+        entity_id,
+        "42.5",
+        {
+            "device_class": "energy",
+            "unit_of_measurement": "kWh",
+            "state_class": "total_increasing",
+        },
+    )
+    status, body = companion.post(
+        "/settings/home-assistant", {"url": ha.url, "token": home_assistant.token}
+    )
+    assert status == 200, body
+    page.click("#sync")
+    expect(page.locator("#sync-status")).to_contain_text("Synced", timeout=60_000)
+    expect(page.locator("#sync")).to_be_enabled()
+    # A 4xx answer is an expected outcome here, not a page error.
+    tab.errors[:] = [e for e in tab.errors if "409" not in e]
+    tab.assert_no_console_errors()
+
+
 def test_sync_log_lists_runs(servers: Servers, companion: Companion, tab: Tab) -> None:
     """Reconciliation and backfill runs appear with window, rows and outcome."""
     started = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)

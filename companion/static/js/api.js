@@ -28,6 +28,7 @@ export class ApiError extends Error {
   }
   /** A sentence telling the user what to do about this error. */
   get advice() {
+    if (/home_assistant/.test(this.code || "")) return "Home Assistant is not set up or not reachable: check its URL and token under Settings.";
     if (this.status === 0) return "The companion is not answering. Check that it is running, then reload this page.";
     if (this.status === 401 || this.status === 403) return "This companion needs an API token. Enter it under Settings → API access.";
     if (this.status === 404) return "Not found. The entity may no longer be tracked; pick another one.";

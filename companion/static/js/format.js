@@ -71,10 +71,9 @@ export function zonedDate(ms) {
   return `${p.year}-${String(p.month).padStart(2, "0")}-${String(p.day).padStart(2, "0")}`;
 }
 
-/** The instant (ms) of local midnight in HA's time zone at the start of `isoDate`. */
-export function zonedMidnight(isoDate) {
-  const [y, m, d] = isoDate.split("-").map(Number);
-  const target = Date.UTC(y, m - 1, d);
+/** The instant (ms) of a wall-clock time in HA's time zone. */
+export function zonedInstant(y, m, d, h = 0, mi = 0, sec = 0) {
+  const target = Date.UTC(y, m - 1, d, h, mi, sec);
   let guess = target;
   for (let i = 0; i < 3; i++) {
     const p = zonedParts(guess);
@@ -84,6 +83,26 @@ export function zonedMidnight(isoDate) {
     guess -= diff;
   }
   return guess;
+}
+
+/** The instant (ms) of local midnight in HA's time zone at the start of `isoDate`. */
+export function zonedMidnight(isoDate) {
+  const [y, m, d] = isoDate.split("-").map(Number);
+  return zonedInstant(y, m, d);
+}
+
+/** "YYYY-MM-DDTHH:MM:SS" in HA's time zone, for <input type="datetime-local">. */
+export function toZonedInput(ms) {
+  const p = zonedParts(ms);
+  const two = (n) => String(n).padStart(2, "0");
+  return `${p.year}-${two(p.month)}-${two(p.day)}T${two(p.hour)}:${two(p.minute)}:${two(p.second)}`;
+}
+
+/** The instant of a datetime-local value read as HA's wall-clock time (null if invalid). */
+export function fromZonedInput(value) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?/.exec(value || "");
+  if (!m) return null;
+  return zonedInstant(+m[1], +m[2], +m[3], +m[4], +m[5], +(m[6] || 0));
 }
 
 /** Shift an ISO date by whole days. */

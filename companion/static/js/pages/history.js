@@ -3,20 +3,14 @@
 import { api, ApiError } from "../api.js";
 import { lineChart } from "../chart.js";
 import { loadEntities, setHashParams } from "../shell.js";
-import { escapeHtml, formatDateTimeSeconds, formatNumber, getTimeZone, isoUtc } from "../format.js";
+import { escapeHtml, formatDateTimeSeconds, formatNumber, fromZonedInput, getTimeZone, isoUtc, toZonedInput } from "../format.js";
 
 const WINDOWS = [["1h", 1], ["6h", 6], ["24h", 24], ["7d", 168], ["30d", 720]];
 const LIMITS = [1000, 10000, 100000];
 const TABLE_PAGE = 200;
 
-function toLocalInput(ms) {
-  const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60000);
-  return d.toISOString().slice(0, 16);
-}
-function fromLocalInput(value) {
-  const t = Date.parse(value);
-  return Number.isFinite(t) ? t : null;
-}
+const toLocalInput = toZonedInput;
+const fromLocalInput = fromZonedInput;
 
 export function toCsv(entityId, rows, tz) {
   const local = new Intl.DateTimeFormat("sv-SE", { timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
@@ -57,8 +51,8 @@ export async function render(main, { params }) {
         <label for="h-entity">Entity</label>
         <select id="h-entity">${entities.map((e) => `<option value="${escapeHtml(e.entity_id)}">${escapeHtml(e.friendly_name)}${e.is_tracked ? "" : " (not tracked)"}</option>`).join("")}</select>
       </div>
-      <div class="field"><label for="h-since">From</label><input type="datetime-local" id="h-since" step="1"></div>
-      <div class="field"><label for="h-until">To</label><input type="datetime-local" id="h-until" step="1"></div>
+      <div class="field"><label for="h-since">From (${escapeHtml(getTimeZone())})</label><input type="datetime-local" id="h-since" step="1"></div>
+      <div class="field"><label for="h-until">To (${escapeHtml(getTimeZone())})</label><input type="datetime-local" id="h-until" step="1"></div>
       <div class="field">
         <label for="h-limit">At most</label>
         <select id="h-limit">${LIMITS.map((l) => `<option value="${l}">${formatNumber(l, 0)} readings</option>`).join("")}</select>
@@ -73,8 +67,8 @@ export async function render(main, { params }) {
       <figcaption>Raw readings <span class="muted">(drag across the chart to zoom; double-click to reset)</span></figcaption>
       <div class="zoom-controls" role="group" aria-label="Zoom and pan">
         <button type="button" data-zoom="left" aria-label="Pan left">◀</button>
-        <button type="button" data-zoom="in" aria-label="Zoom in">＋</button>
-        <button type="button" data-zoom="out" aria-label="Zoom out">－</button>
+        <button type="button" data-zoom="in" aria-label="Zoom in">+</button>
+        <button type="button" data-zoom="out" aria-label="Zoom out">-</button>
         <button type="button" data-zoom="right" aria-label="Pan right">▶</button>
         <button type="button" data-zoom="reset">Reset zoom</button>
       </div>
