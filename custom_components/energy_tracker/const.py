@@ -54,5 +54,8 @@ STATUS_UNAVAILABLE: Final = "unavailable"
 STATUS_AUTH_FAILED: Final = "auth_failed"
 STATUS_STARTING: Final = "starting"
 
+SENSOR_UPDATE_INTERVAL: Final = 10.0
+"""Seconds between two updates of the counter sensors at most."""
+
 SIGNAL_UPDATED: Final = f"{DOMAIN}_updated_{{}}"
 """Dispatcher signal sent after each write cycle; formatted with the entry id."""

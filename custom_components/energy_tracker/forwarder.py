@@ -48,6 +48,7 @@ from .const import (
     ISSUE_SPOOL_NEARLY_FULL,
     LOGGER,
     MAX_BATCH_ROWS,
+    SENSOR_UPDATE_INTERVAL,
     SIGNAL_UPDATED,
     SPOOL_ISSUE_RATIO,
     STATUS_AUTH_FAILED,
@@ -145,7 +146,9 @@ class Forwarder:
         self._issues: set[str] = set()
         self._reauth_started = False
         self._stopped = False
-        self._last_signal: tuple[Any, ...] = ()
+        self._last_statuses: tuple[str, str] = ("", "")
+        self._last_counters: tuple[Any, ...] = ()
+        self._last_signal_at = -SENSOR_UPDATE_INTERVAL
 
     # -- the hot path ---------------------------------------------------------
 
@@ -570,15 +573,17 @@ class Forwarder:
                 ir.IssueSeverity.ERROR,
                 {"minutes": f"{(now - since) / 60:.0f}" if since else "0"},
             )
-        signal = (
-            stats.rows_forwarded,
-            self.spool.rows,
-            stats.last_write_at,
-            stats.questdb_status,
-            stats.mongodb_status,
-        )
-        if signal != self._last_signal:
-            self._last_signal = signal
+        # Statuses are shown at once; counters at most every SENSOR_UPDATE_INTERVAL,
+        # so the recorder does not store a new row for them every second.
+        statuses = (stats.questdb_status, stats.mongodb_status)
+        counters = (stats.rows_forwarded, self.spool.rows, stats.last_write_at)
+        if statuses != self._last_statuses or (
+            counters != self._last_counters
+            and now - self._last_signal_at >= SENSOR_UPDATE_INTERVAL
+        ):
+            self._last_statuses = statuses
+            self._last_counters = counters
+            self._last_signal_at = now
             async_dispatcher_send(self.hass, SIGNAL_UPDATED.format(self.entry.entry_id))
 
     def _set_issue(

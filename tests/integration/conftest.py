@@ -12,7 +12,7 @@ from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry  # type: ignore[import-untyped]
 
-from custom_components.energy_tracker.config_flow import default_options
+from custom_components.energy_tracker.config_flow import default_options, unique_id_for
 from custom_components.energy_tracker.const import (
     CONF_MONGODB_DATABASE,
     CONF_MONGODB_URI,
@@ -77,7 +77,7 @@ def make_entry(
         title="Energy Tracker test",
         data=data,
         options={**default_options(), **(options or {})},
-        unique_id=f"{data[CONF_QUESTDB_URL]}|{database}",
+        unique_id=unique_id_for(data),
     )
 
 

@@ -1,0 +1,323 @@
+"""Benchmark of the Energy Tracker forwarder: HA loop time per event and end-to-end rate.
+
+Run (servers from scripts/services, ports from the environment):
+
+    QUESTDB_HTTP_PORT=9100 MONGODB_PORT=27117 python -m bench.bench_forwarder
+
+Prints, each beside baselines measured in the same run:
+- HA loop time added per forwarded event and per filtered-out event (µs), with a
+  no-op listener, a queue.Queue listener (HA's influxdb style) and a deque-append
+  listener as references;
+- end-to-end events/s into QuestDB (rows visible to SQL), beside a writer that
+  sends and flushes one row per event;
+- event → visible in QuestDB latency (p50/p99) at a steady 10,000 events/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections import deque
+from collections.abc import Callable
+import json
+import os
+from pathlib import Path
+import queue
+import statistics
+import tempfile
+import time
+from types import MappingProxyType
+from typing import Any
+import urllib.parse
+import urllib.request
+import uuid
+
+import aiohttp
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import EVENT_STATE_CHANGED
+from homeassistant.core import Event, HomeAssistant, callback
+from questdb import Protocol, Sender, TimestampNanos
+
+from custom_components.energy_tracker.config_flow import default_options
+from custom_components.energy_tracker.forwarder import Forwarder
+from custom_components.energy_tracker.mongo import create_client, database
+from custom_components.energy_tracker.questdb_http import QuestDBHttp
+from custom_components.energy_tracker.spool import Spool
+
+QUESTDB_HTTP_PORT = int(os.environ.get("QUESTDB_HTTP_PORT", "9000"))
+MONGODB_PORT = int(os.environ.get("MONGODB_PORT", "27017"))
+QUESTDB_URL = f"http://127.0.0.1:{QUESTDB_HTTP_PORT}"
+ENERGY = {
+    "device_class": "energy",
+    "unit_of_measurement": "Wh",
+    "state_class": "total_increasing",
+}
+TEMPERATURE = {"device_class": "temperature", "unit_of_measurement": "°C"}
+
+
+def sql(query: str) -> list[list[Any]]:
+    url = f"{QUESTDB_URL}/exec?" + urllib.parse.urlencode({"query": query})
+    with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 - loopback
+        body: dict[str, Any] = json.load(response)
+    dataset: list[list[Any]] = body.get("dataset", [])
+    return dataset
+
+
+def make_entry() -> ConfigEntry[Any]:
+    return ConfigEntry(
+        data={},
+        discovery_keys=MappingProxyType({}),
+        domain="energy_tracker",
+        minor_version=1,
+        options=default_options(),
+        source="user",
+        subentries_data=None,
+        title="bench",
+        unique_id=None,
+        version=1,
+    )
+
+
+async def make_forwarder(hass: HomeAssistant, spool_dir: Path) -> Forwarder:
+    session = aiohttp.ClientSession()  # HA's shared one needs its network integration
+    client = await hass.async_add_executor_job(
+        create_client, f"mongodb://127.0.0.1:{MONGODB_PORT}/"
+    )
+    return Forwarder(
+        hass,
+        make_entry(),
+        questdb=QuestDBHttp(session, QUESTDB_URL),
+        mongo_client=client,
+        mongo_db=database(client, "energy_tracker_bench"),
+        spool=Spool(spool_dir, 256 * 1024 * 1024),
+        instance_id="bench",
+    )
+
+
+def time_sets(
+    hass: HomeAssistant, entity_id: str, attrs: dict[str, Any], values: list[str]
+) -> float:
+    """Return seconds per hass.states.async_set (state changes every call)."""
+    async_set = hass.states.async_set
+    start = time.perf_counter()
+    for value in values:
+        async_set(entity_id, value, attrs)
+    return (time.perf_counter() - start) / len(values)
+
+
+async def loop_time(
+    hass: HomeAssistant, forwarder: Forwarder, n: int, rounds: int
+) -> dict[str, float]:
+    """Median µs per state write for each listener variant, interleaved rounds."""
+    values = [str(i) for i in range(n)]
+    q: queue.Queue[Event[Any]] = queue.Queue()
+    dq: deque[tuple[Any, ...]] = deque()
+
+    @callback
+    def noop(event: Event[Any]) -> None:
+        pass
+
+    @callback
+    def to_queue(event: Event[Any]) -> None:
+        q.put(event)
+
+    @callback
+    def to_deque(event: Event[Any]) -> None:
+        data = event.data
+        dq.append((data["entity_id"], data["new_state"]))
+
+    event_filter, listener = forwarder._build_callbacks()  # noqa: SLF001 - the real hot path
+
+    variants: dict[str, tuple[Callable[..., Any] | None, Any, str, dict[str, Any]]] = {
+        "none (tracked entity)": (None, None, "sensor.bench_energy", ENERGY),
+        "none (untracked entity)": (None, None, "sensor.bench_temp", TEMPERATURE),
+        "no-op listener": (noop, None, "sensor.bench_energy", ENERGY),
+        "queue.Queue listener": (to_queue, None, "sensor.bench_energy", ENERGY),
+        "deque append listener": (to_deque, None, "sensor.bench_energy", ENERGY),
+        "energy_tracker forwarded": (
+            listener,
+            event_filter,
+            "sensor.bench_energy",
+            ENERGY,
+        ),
+        "energy_tracker filtered": (
+            listener,
+            event_filter,
+            "sensor.bench_temp",
+            TEMPERATURE,
+        ),
+    }
+    samples: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(rounds):
+        for name, (fn, flt, entity_id, attrs) in variants.items():
+            unsub = (
+                hass.bus.async_listen(EVENT_STATE_CHANGED, fn, event_filter=flt)
+                if fn
+                else None
+            )
+            time_sets(hass, entity_id, attrs, values[:1000])  # warm up
+            samples[name].append(time_sets(hass, entity_id, attrs, values) * 1e6)
+            if unsub:
+                unsub()
+            forwarder._buffer.clear()  # noqa: SLF001
+            while not q.empty():
+                q.get_nowait()
+            dq.clear()
+            await asyncio.sleep(0)
+    return {name: statistics.median(s) for name, s in samples.items()}
+
+
+async def end_to_end(
+    hass: HomeAssistant, forwarder: Forwarder, total: int, entities: int
+) -> float:
+    """Fire `total` state changes through the bus; return events/s until all are visible."""
+    run = uuid.uuid4().hex[:8]
+    ids = [f"sensor.bench_{run}_{i}" for i in range(entities)]
+    async_set = hass.states.async_set
+    start = time.perf_counter()
+    fired = 0
+    value = 0
+    while fired < total:
+        for entity_id in ids:
+            async_set(entity_id, str(value), ENERGY)
+        fired += entities
+        value += 1
+        if fired % 20_000 < entities:
+            await asyncio.sleep(0)
+    await forwarder.async_flush()
+    query = f"select count() from energy_readings where entity_id like 'sensor.bench_{run}_%'"  # noqa: S608 - ids generated here
+    while True:
+        count = (await asyncio.to_thread(sql, query))[0][0]
+        if count >= total:
+            break
+        await asyncio.sleep(0.05)
+    return total / (time.perf_counter() - start)
+
+
+def one_row_per_event(total: int) -> float:
+    """Baseline: a writer that sends and flushes one row per event (ILP over HTTP)."""
+    run = uuid.uuid4().hex[:8]
+    with Sender(
+        Protocol.Http, "127.0.0.1", QUESTDB_HTTP_PORT, auto_flush=False
+    ) as sender:
+        start = time.perf_counter()
+        for i in range(total):
+            sender.row(
+                "energy_readings",
+                symbols={
+                    "entity_id": f"sensor.base_{run}",
+                    "unit": "kWh",
+                    "source": "live",
+                },
+                columns={"value": float(i)},
+                at=TimestampNanos(time.time_ns()),
+            )
+            sender.flush()
+    query = f"select count() from energy_readings where entity_id = 'sensor.base_{run}'"  # noqa: S608 - ids generated here
+    while sql(query)[0][0] < total:
+        time.sleep(0.05)
+    return total / (time.perf_counter() - start)
+
+
+async def latency(
+    hass: HomeAssistant, forwarder: Forwarder, rate: int, seconds: float
+) -> tuple[float, float]:
+    """Fire at `rate` events/s; sample how long after last_updated rows become visible."""
+    run = uuid.uuid4().hex[:8]
+    entity_id = f"sensor.lat_{run}"
+    fired: list[float] = []
+    stop = time.monotonic() + seconds
+    i = 0
+    tick = 0.01
+    per_tick = max(1, int(rate * tick))
+    samples: list[float] = []
+
+    async def poll() -> None:
+        seen = 0
+        query = f"select count() from energy_readings where entity_id = '{entity_id}'"  # noqa: S608 - ids generated here
+        while time.monotonic() < stop + 3 or seen < len(fired):
+            count = (await asyncio.to_thread(sql, query))[0][0]
+            now = time.monotonic()
+            samples.extend(now - fired[k] for k in range(seen, min(count, len(fired))))
+            seen = max(seen, count)
+            if time.monotonic() > stop + 10:
+                break
+            await asyncio.sleep(0.02)
+
+    poller = asyncio.create_task(poll())
+    while time.monotonic() < stop:
+        for _ in range(per_tick):
+            hass.states.async_set(entity_id, str(i), ENERGY)
+            fired.append(time.monotonic())
+            i += 1
+        await asyncio.sleep(tick)
+    await poller
+    samples.sort()
+    return (
+        samples[len(samples) // 2] if samples else float("nan"),
+        samples[int(len(samples) * 0.99)] if samples else float("nan"),
+    )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument(
+        "--events", type=int, default=200_000, help="loop-time events per round"
+    )
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--e2e", type=int, default=600_000, help="end-to-end events")
+    parser.add_argument(
+        "--baseline", type=int, default=2_000, help="one-row-per-event events"
+    )
+    parser.add_argument("--latency-seconds", type=float, default=10.0)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        hass = HomeAssistant(tmp)
+        forwarder = await make_forwarder(hass, Path(tmp) / "spool")
+
+        results = await loop_time(hass, forwarder, args.events, args.rounds)
+        print(
+            f"HA loop time per hass.states.async_set (median of {args.rounds} rounds x {args.events:,} events):"
+        )
+        for name, value in results.items():
+            print(f"  {name:28s} {value:6.3f} µs")
+        base_tracked = results["none (tracked entity)"]
+        base_untracked = results["none (untracked entity)"]
+        fwd = results["energy_tracker forwarded"] - base_tracked
+        flt = results["energy_tracker filtered"] - base_untracked
+        qq = results["queue.Queue listener"] - base_tracked
+        dqq = results["deque append listener"] - base_tracked
+        noop = results["no-op listener"] - base_tracked
+        print("Added per event (minus no listener, same run):")
+        print(f"  energy_tracker forwarded  {fwd:6.3f} µs   (target <= 1.5)")
+        print(f"  energy_tracker filtered   {flt:6.3f} µs   (target <= 0.2)")
+        print(f"  no-op listener            {noop:6.3f} µs")
+        print(f"  deque append listener     {dqq:6.3f} µs")
+        print(
+            f"  queue.Queue listener      {qq:6.3f} µs   ({qq / fwd if fwd > 0 else float('inf'):.1f}x energy_tracker)"
+        )
+
+        await forwarder.async_start()
+        try:
+            rate = await end_to_end(hass, forwarder, args.e2e, 100)
+            print(
+                f"End to end into QuestDB: {rate:,.0f} events/s ({args.e2e:,} events, 100 entities, rows visible to SQL; target >= 150,000)"
+            )
+            base = await asyncio.to_thread(one_row_per_event, args.baseline)
+            print(
+                f"Baseline one row + flush per event: {base:,.0f} events/s ({rate / base:.0f}x slower than energy_tracker)"
+            )
+            if args.latency_seconds > 0:
+                p50, p99 = await latency(hass, forwarder, 10_000, args.latency_seconds)
+                print(
+                    f"Event -> visible in QuestDB at 10,000 events/s: p50 {p50:.3f} s, p99 {p99:.3f} s (target p99 <= 1.5 s)"
+                )
+        finally:
+            await forwarder.async_stop()
+            await forwarder.questdb._session.close()  # noqa: SLF001
+            await hass.async_stop(force=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

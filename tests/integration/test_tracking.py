@@ -1,0 +1,165 @@
+"""Which entities are tracked: MongoDB's choice, options, Energy prefs; reauth at run time."""
+
+from __future__ import annotations
+
+from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
+from pymongo.asynchronous.database import AsyncDatabase
+
+from custom_components.energy_tracker.const import (
+    CONF_EXCLUDE_ENTITIES,
+    CONF_QUESTDB_PASSWORD,
+    CONF_QUESTDB_USERNAME,
+    DOMAIN,
+    STATUS_AUTH_FAILED,
+)
+from tests.servers import Servers, questdb_rows, wait_for_rows
+
+from .conftest import QUESTDB_PASSWORD, QUESTDB_USER, make_entry
+from .test_forwarder import ENERGY, setup_entry
+
+POWER = {"device_class": "power", "unit_of_measurement": "W"}
+TEMPERATURE = {"device_class": "temperature", "unit_of_measurement": "°C"}
+
+
+async def test_mongodb_choice_is_honoured_below_options(
+    hass: HomeAssistant,
+    servers: Servers,
+    mongodb_database_name: str,
+    entity_suffix: str,
+    mongo_db: AsyncDatabase[dict[str, object]],
+) -> None:
+    power = f"sensor.mp_{entity_suffix}"
+    temperature = f"sensor.mt_{entity_suffix}"
+    excluded = f"sensor.mx_{entity_suffix}"
+    # The companion chose: stop tracking the power sensor, track the temperature;
+    # the options exclude `excluded`, which wins over MongoDB's True.
+    await mongo_db["entities"].insert_many(
+        [
+            {"_id": power, "is_tracked": False},
+            {"_id": temperature, "is_tracked": True},
+            {"_id": excluded, "is_tracked": True},
+        ]
+    )
+    entry = await setup_entry(
+        hass,
+        make_entry(
+            servers, mongodb_database_name, options={CONF_EXCLUDE_ENTITIES: [excluded]}
+        ),
+    )
+    forwarder = entry.runtime_data.forwarder
+    await forwarder.async_sync_mongo()
+    hass.states.async_set(power, "100", POWER)
+    hass.states.async_set(temperature, "21", TEMPERATURE)
+    hass.states.async_set(excluded, "5", ENERGY)
+    await forwarder.async_flush()
+    rows = await wait_for_rows(
+        servers,
+        f"select entity_id from energy_readings where entity_id like 'sensor.m%_{entity_suffix}'",
+        1,
+    )
+    assert rows == [[temperature]]
+
+    # The companion changes its mind: the next refresh re-decides.
+    await mongo_db["entities"].update_one(
+        {"_id": power}, {"$set": {"is_tracked": True}}
+    )
+    await forwarder.async_sync_mongo()
+    hass.states.async_set(power, "200", POWER)
+    await forwarder.async_flush()
+    await wait_for_rows(
+        servers, f"select * from energy_readings where entity_id = '{power}'", 1
+    )
+    assert questdb_rows(
+        servers, f"select value from energy_readings where entity_id = '{power}'"
+    ) == [[200.0]]
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_energy_dashboard_entities_are_tracked(
+    hass: HomeAssistant,
+    servers: Servers,
+    mongodb_database_name: str,
+    entity_suffix: str,
+) -> None:
+    assert await async_setup_component(hass, "energy", {})
+    from homeassistant.components.energy.data import async_get_manager
+
+    grid = f"sensor.grid_{entity_suffix}"
+    plug = f"sensor.plug_{entity_suffix}"
+    entry = await setup_entry(hass, make_entry(servers, mongodb_database_name))
+    forwarder = entry.runtime_data.forwarder
+    # Without a device class and not yet in the Energy prefs: not tracked.
+    hass.states.async_set(plug, "1", {"unit_of_measurement": "kWh"})
+    manager = await async_get_manager(hass)
+    await manager.async_update(
+        {
+            "energy_sources": [
+                {
+                    "type": "grid",
+                    "flow_from": [
+                        {
+                            "stat_energy_from": grid,
+                            "stat_cost": None,
+                            "entity_energy_price": None,
+                            "number_energy_price": None,
+                        }
+                    ],
+                    "flow_to": [],
+                    "cost_adjustment_day": 0,
+                }
+            ],
+            "device_consumption": [
+                {"stat_consumption": plug, "name": None, "included_in_stat": None}
+            ],
+        }
+    )
+    await hass.async_block_till_done()
+    assert forwarder.rules.energy_prefs == {grid, plug}
+    hass.states.async_set(plug, "2", {"unit_of_measurement": "kWh"})
+    hass.states.async_set(grid, "3", {"unit_of_measurement": "kWh"})
+    await forwarder.async_flush()
+    rows = await wait_for_rows(
+        servers,
+        f"select entity_id, value from energy_readings where entity_id like '%_{entity_suffix}' order by entity_id",
+        2,
+    )
+    assert rows == [[grid, 3.0], [plug, 2.0]]
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_rejected_credentials_start_reauth(
+    hass: HomeAssistant,
+    servers: Servers,
+    mongodb_database_name: str,
+    questdb_auth_proxy: str,
+) -> None:
+    entry = make_entry(servers, mongodb_database_name, questdb_url=questdb_auth_proxy)
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        entry,
+        data={
+            **entry.data,
+            CONF_QUESTDB_USERNAME: QUESTDB_USER,
+            CONF_QUESTDB_PASSWORD: "old",
+        },
+    )
+    assert not await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [f["context"]["source"] for f in flows] == [SOURCE_REAUTH]
+    result = await hass.config_entries.flow.async_configure(
+        flows[0]["flow_id"],
+        {
+            CONF_QUESTDB_USERNAME: QUESTDB_USER,
+            CONF_QUESTDB_PASSWORD: QUESTDB_PASSWORD,
+            "mongodb_uri": servers.mongodb_uri,
+        },
+    )
+    assert result["reason"] == "reauth_successful"
+    await hass.async_block_till_done()
+    assert entry.state.value == ConfigEntryState.LOADED.value
+    assert entry.runtime_data.forwarder.stats.questdb_status != STATUS_AUTH_FAILED
+    assert await hass.config_entries.async_unload(entry.entry_id)
