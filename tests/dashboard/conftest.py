@@ -88,8 +88,8 @@ class Companion:
         return f"{self.base_url}{path}"
 
     def api(self, path: str) -> tuple[int, Any]:
-        """GET an API path (blocking)."""
-        return _get(self.url(f"/api{path}"))
+        """GET an API path (blocking), with the API token when one is set."""
+        return _get(self.url(f"/api{path}"), self.env.get("ENERGY_TRACKER_API_TOKEN"))
 
     def post(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
         """POST JSON to an API path (blocking)."""
@@ -139,7 +139,7 @@ def start_companion(
             "-m",
             "uvicorn",
             "--factory",
-            "tests.dashboard.asgi:create",
+            "companion.app:create_app",
             "--host",
             "127.0.0.1",
             "--port",

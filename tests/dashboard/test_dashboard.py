@@ -276,6 +276,56 @@ def test_empty_state_under_a_base_path(
         drop_database(servers, mongodb_database_name)
 
 
+def test_api_token_is_asked_for_once_and_kept(
+    servers: Servers,
+    mongodb_database_name: str,
+    browser: Browser,
+    tmp_path: Path,
+    entity_suffix: str,
+) -> None:
+    """With ENERGY_TRACKER_API_TOKEN the page says where to enter it; once saved it works."""
+    running = start_companion(
+        servers,
+        mongodb_database_name,
+        tmp_path,
+        {"ENERGY_TRACKER_API_TOKEN": "s3cret-token"},
+    )
+    tab = open_tab(browser)
+    try:
+        insert_documents(
+            servers,
+            mongodb_database_name,
+            "entities",
+            [
+                entity_document(
+                    f"sensor.tok_{entity_suffix}",
+                    "Token meter",
+                    "kWh",
+                    "energy",
+                    "total_increasing",
+                )
+            ],
+        )
+        page = tab.page
+        page.goto(running.url("/"))
+        expect(page.locator(".notice.error")).to_contain_text("Settings → API access")
+        page.click("nav >> text=Settings")
+        page.fill("#api-token", "s3cret-token")
+        page.click("#tok-form button[type=submit]")
+        expect(page.locator("#st-body .status-list")).to_contain_text("MongoDB")
+        page.click("nav >> text=Dashboard")
+        expect(page.locator("#entity")).to_have_value(f"sensor.tok_{entity_suffix}")
+        page.reload()
+        expect(page.locator("#entity")).to_have_value(f"sensor.tok_{entity_suffix}")
+        # Only the requests made before the token was entered were refused.
+        tab.errors[:] = [e for e in tab.errors if "401" not in e]
+        tab.assert_no_console_errors()
+    finally:
+        tab.context.close()
+        stop_companion(running)
+        drop_database(servers, mongodb_database_name)
+
+
 def test_history_table_and_csv_match_the_zoomed_view(
     servers: Servers, companion: Companion, tab: Tab, entity_suffix: str, tmp_path: Path
 ) -> None:
