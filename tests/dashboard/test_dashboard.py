@@ -213,6 +213,54 @@ def test_dashboard_numbers_follow_entity_and_range(
     tab.assert_no_console_errors()
 
 
+def test_dashboard_refreshes_itself_and_follows_the_locale(
+    servers: Servers, companion: Companion, browser: Browser, entity_suffix: str
+) -> None:
+    """Every 60 s and when the tab becomes visible the data is fetched again; de-DE numbers."""
+    energy, _ = seed_meters(servers, companion, entity_suffix)
+    zone = time_zone_of(companion)
+    tab = open_tab(browser, locale="de-DE")
+    try:
+        page = tab.page
+        daily_requests: list[str] = []
+        page.on(
+            "request",
+            lambda r: daily_requests.append(r.url) if "/daily" in r.url else None,
+        )
+        page.clock.install()
+        page.goto(companion.url(f"/#/?entity={energy.entity_id}&range=30d"))
+        expected = expected_cards(energy, 30, zone)
+        german = (
+            expected["latest"].replace(",", "_").replace(".", ",").replace("_", ".")
+        )
+        expect(page.locator("#card-latest .value")).to_have_text(german)
+        assert "," in german and "." in german  # 1.881,9 kWh: grouping and decimals
+        before = len(daily_requests)
+
+        # A new reading arrives; the next automatic refresh shows it.
+        ts, value = (
+            datetime.now(UTC) - timedelta(minutes=1),
+            energy.last_reading[1] + 0.5,
+        )
+        write_readings(servers, energy.entity_id, "kWh", "energy", [(ts, value)])
+        wait_for_count(
+            servers, "energy_readings", energy.entity_id, len(energy.consumption) + 2
+        )
+        page.clock.fast_forward("01:01")
+        expect(page.locator("#card-latest .value")).to_have_text(
+            f"{fmt(value).replace(',', '_').replace('.', ',').replace('_', '.')} kWh"
+        )
+        assert len(daily_requests) == before + 1
+
+        page.clock.fast_forward("00:06")
+        page.evaluate("() => document.dispatchEvent(new Event('visibilitychange'))")
+        page.wait_for_timeout(500)
+        assert len(daily_requests) == before + 2
+        tab.assert_no_console_errors()
+    finally:
+        tab.context.close()
+
+
 def test_first_paint_with_30_days_of_hourly_data(
     servers: Servers, companion: Companion, browser: Browser, entity_suffix: str
 ) -> None:
