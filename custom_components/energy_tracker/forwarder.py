@@ -48,6 +48,7 @@ from .const import (
     ISSUE_SPOOL_NEARLY_FULL,
     LOGGER,
     MAX_BATCH_ROWS,
+    REQUEST_TIMEOUT,
     SENSOR_UPDATE_INTERVAL,
     SIGNAL_UPDATED,
     SPOOL_ISSUE_RATIO,
@@ -146,6 +147,7 @@ class Forwarder:
         self._issues: set[str] = set()
         self._reauth_started = False
         self._stopped = False
+        self._stopping = False
         self._last_statuses: tuple[str, str] = ("", "")
         self._last_counters: tuple[Any, ...] = ()
         self._last_signal_at = -SENSOR_UPDATE_INTERVAL
@@ -234,7 +236,14 @@ class Forwarder:
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe.clear()
+        # The writer finishes the flush it is in (never cut mid-send), then exits.
+        self._stopping = True
+        self._wake.set()
         for task in self._tasks:
+            if task.get_name().endswith("writer"):
+                with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                    async with asyncio.timeout(REQUEST_TIMEOUT * 2):
+                        await asyncio.shield(task)
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
@@ -259,7 +268,7 @@ class Forwarder:
 
     async def _writer_loop(self) -> None:
         """Flush at most every second, sooner when a batch is full."""
-        while True:
+        while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(FLUSH_INTERVAL):
                     await self._wake.wait()
@@ -271,7 +280,15 @@ class Forwarder:
                 await asyncio.sleep(FLUSH_INTERVAL)
 
     async def async_flush(self) -> dict[str, int]:
-        """Write the buffer and the spool now; return what was written."""
+        """Write the buffer and the spool now; return what was written.
+
+        Shielded: a cancelled caller (unload, shutdown) never leaves a batch taken
+        from the buffer but neither written nor spooled.
+        """
+        return await asyncio.shield(self._flush())
+
+    async def _flush(self) -> dict[str, int]:
+        """Take the buffer, serialise it in the executor, replay the spool, write."""
         async with self._lock:
             states = self._buffer.copy()
             self._buffer.clear()

@@ -47,24 +47,36 @@ def serialise_states(
     batch = Batch()
     buffer = _new_buffer()
     rows_in_buffer = 0
-    conversions: dict[tuple[Any, Any], tuple[float, Any]] = {}
+    # Per (entity, attributes object): the symbols and the conversion factor. Every
+    # state of the batch is alive while this runs, so id() cannot be reused meanwhile.
+    meta: dict[tuple[str, int], tuple[dict[str, str | None], float]] = {}
     latest = batch.latest
     row = buffer.row
+    columns: dict[str, Any] = {"value": None}
     for state in states:
         if state is None:
             continue
         entity_id = state.entity_id
         latest[entity_id] = state
         attributes = state.attributes
-        device_class = attributes.get("device_class")
-        unit = attributes.get("unit_of_measurement")
-        key = (device_class, unit)
-        conversion = conversions.get(key)
-        if conversion is None:
-            found = conversion_for(device_class, unit)
-            conversion = (1.0, unit) if found is None else (found.factor, found.unit)
-            conversions[key] = conversion
-        factor, stored_unit = conversion
+        key = (entity_id, id(attributes))
+        found = meta.get(key)
+        if found is None:
+            device_class = attributes.get("device_class")
+            unit = attributes.get("unit_of_measurement")
+            conversion = conversion_for(device_class, unit)
+            found = (
+                {
+                    "entity_id": entity_id,
+                    "unit": unit if conversion is None else conversion.unit,
+                    "device_class": device_class,
+                    "state_class": attributes.get("state_class"),
+                    "source": source,
+                },
+                1.0 if conversion is None else conversion.factor,
+            )
+            meta[key] = found
+        symbols, factor = found
         raw = state.state
         value: float | None
         if raw in _NO_VALUE:
@@ -80,18 +92,8 @@ def serialise_states(
                 continue
             if factor != 1.0:
                 value *= factor
-        row(
-            READINGS_TABLE,
-            symbols={
-                "entity_id": entity_id,
-                "unit": stored_unit,
-                "device_class": device_class,
-                "state_class": attributes.get("state_class"),
-                "source": source,
-            },
-            columns={"value": value},
-            at=state.last_updated,
-        )
+        columns["value"] = value
+        row(READINGS_TABLE, symbols=symbols, columns=columns, at=state.last_updated)
         rows_in_buffer += 1
         if rows_in_buffer >= max_rows:
             batch.payloads.append((bytes(buffer), rows_in_buffer))

@@ -10,10 +10,16 @@ from homeassistant.components.recorder.models import (
     StatisticMetaData,
 )
 from homeassistant.components.recorder.statistics import async_import_statistics
-from homeassistant.core import HomeAssistant, State
-from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP
+from homeassistant.core import Context, HomeAssistant, State
+from homeassistant.exceptions import (
+    HomeAssistantError,
+    ServiceValidationError,
+    Unauthorized,
+)
 from homeassistant.util import dt as dt_util
 import pytest
+from pytest_homeassistant_custom_component.common import MockUser  # type: ignore[import-untyped]
 from pytest_homeassistant_custom_component.components.recorder.common import (  # type: ignore[import-untyped]
     async_wait_recording_done,
 )
@@ -160,3 +166,47 @@ async def test_backfill_validation_and_questdb_down(
             return_response=True,
         )
     assert await hass.config_entries.async_unload(down.entry_id)
+
+
+async def test_services_are_admin_only(
+    hass: HomeAssistant,
+    servers: Servers,
+    mongodb_database_name: str,
+    hass_read_only_user: MockUser,
+) -> None:
+    entry = await setup_entry(hass, make_entry(servers, mongodb_database_name))
+    for service, data in (
+        ("flush", {}),
+        ("backfill", {"start": dt_util.utcnow().isoformat()}),
+    ):
+        with pytest.raises(Unauthorized):
+            await hass.services.async_call(
+                DOMAIN,
+                service,
+                data,
+                blocking=True,
+                return_response=True,
+                context=Context(user_id=hass_read_only_user.id),
+            )
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_home_assistant_stop_writes_the_buffer(
+    hass: HomeAssistant,
+    servers: Servers,
+    mongodb_database_name: str,
+    entity_suffix: str,
+) -> None:
+    entry = await setup_entry(hass, make_entry(servers, mongodb_database_name))
+    meter = f"sensor.stop_{entity_suffix}"
+    for i in range(20):
+        hass.states.async_set(meter, str(i), ENERGY)
+    forwarder = entry.runtime_data.forwarder
+    assert forwarder.buffered == 20
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
+    await hass.async_block_till_done()
+    assert forwarder.buffered == 0
+    await wait_for_rows(
+        servers, f"select * from energy_readings where entity_id = '{meter}'", 20
+    )
+    assert await hass.config_entries.async_unload(entry.entry_id)
