@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+import functools
 import re
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -33,9 +34,14 @@ _TZ_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-/]{0,63}$")
 CUMULATIVE_CLASSES: Final = frozenset({"total", "total_increasing"})
 
 
+@functools.cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(available_timezones())  # scans the tz database: once
+
+
 def safe_time_zone(name: str | None) -> str:
     """Return a validated IANA time zone name (UTC when unknown)."""
-    if name and _TZ_NAME.match(name) and name in available_timezones():
+    if name and _TZ_NAME.match(name) and name in _time_zones():
         return name
     return "UTC"
 
@@ -109,21 +115,19 @@ class Store:
         self, entity_id: str, since: datetime, until: datetime, limit: int
     ) -> list[dict[str, Any]]:
         """Raw readings in [since, until), newest first, at most `limit`."""
+        # Timestamps travel as epoch microseconds: decoding 86,400 PG timestamps
+        # costs several times more than the integers.
         rows = await self.questdb.fetch(
-            f"SELECT ts, value, unit, source FROM {R} "
+            f"SELECT cast(ts AS long), value, unit, source FROM {R} "
             f"WHERE entity_id = $1 AND ts >= $2 AND ts < $3 "
             f"ORDER BY ts DESC LIMIT {int(limit)}",
             entity_id,
             _naive_utc(since),
             _naive_utc(until),
         )
+        iso = _IsoFormatter()
         return [
-            {
-                "ts": _iso(_aware(row[0])),
-                "value": row[1],
-                "unit": row[2],
-                "source": row[3],
-            }
+            {"ts": iso(row[0]), "value": row[1], "unit": row[2], "source": row[3]}
             for row in rows
         ]
 
@@ -137,62 +141,71 @@ class Store:
         time_zone: str,
     ) -> list[dict[str, Any]]:
         """Statistics rows; buckets without a stored row come from raw readings."""
-        stored = await self.questdb.fetch(
-            f"SELECT ts, state, sum, mean, min, max, last_reset FROM {S} "
-            f"WHERE entity_id = $1 AND period = $2 AND ts >= $3 AND ts < $4 ORDER BY ts",
-            entity_id,
-            period,
-            _naive_utc(start),
-            _naive_utc(end),
-        )
-        by_start: dict[datetime, dict[str, Any]] = {}
-        for row in stored:
-            ts = _ts(row[0])
-            by_start[ts] = {
-                "start_time": ts,
-                "state": row[1],
-                "sum": row[2],
-                "mean": row[3],
-                "min": row[4],
-                "max": row[5],
-                "last_reset": _iso(_aware(row[6])),
-                "source": "statistics",
-            }
         align = ""
         if period in ("day", "month"):
             align = f" ALIGN TO CALENDAR TIME ZONE '{safe_time_zone(time_zone)}'"
-        fallback = await self.questdb.fetch(
-            f"SELECT ts, last(value), avg(value), min(value), max(value) FROM {R} "
-            f"WHERE entity_id = $1 AND ts >= $2 AND ts < $3 "
-            f"SAMPLE BY {_STRIDE[period]}{align}",
-            entity_id,
-            _naive_utc(start),
-            _naive_utc(end),
+        # Both queries run at once on the pool.
+        stored, fallback = await asyncio.gather(
+            self.questdb.fetch(
+                f"SELECT cast(ts AS long), state, sum, mean, min, max, cast(last_reset AS long) "
+                f"FROM {S} WHERE entity_id = $1 AND period = $2 AND ts >= $3 AND ts < $4",
+                entity_id,
+                period,
+                _naive_utc(start),
+                _naive_utc(end),
+            ),
+            self.questdb.fetch(
+                f"SELECT cast(ts AS long), last(value), avg(value), min(value), max(value) "
+                f"FROM {R} WHERE entity_id = $1 AND ts >= $2 AND ts < $3 "
+                f"SAMPLE BY {_STRIDE[period]}{align}",
+                entity_id,
+                _naive_utc(start),
+                _naive_utc(end),
+            ),
         )
+        # (state, sum, mean, min, max, last_reset, source) per bucket start.
+        buckets: dict[int, tuple[Any, ...]] = {
+            row[0]: (*row[1:4], row[4], row[5], row[6], "statistics") for row in stored
+        }
         for row in fallback:
-            ts = _ts(row[0])
-            by_start.setdefault(
-                ts,
-                {
-                    "start_time": ts,
-                    "state": row[1],
-                    "sum": None,
-                    "mean": row[2],
-                    "min": row[3],
-                    "max": row[4],
-                    "last_reset": None,
-                    "source": "readings",
-                },
-            )
+            if row[0] not in buckets:
+                buckets[row[0]] = (
+                    row[1],
+                    None,
+                    row[2],
+                    row[3],
+                    row[4],
+                    None,
+                    "readings",
+                )
+        iso = _IsoFormatter()
         zone = ZoneInfo(safe_time_zone(time_zone))
+        fixed = {"5minute": 300_000_000, "hour": 3_600_000_000}.get(period)
         result = []
-        for ts in sorted(by_start):
-            item = by_start[ts]
-            item["end_time"] = _iso(_period_end(ts, period, zone))
-            item["start_time"] = _iso(ts)
-            item["entity_id"] = entity_id
-            item["period"] = period
-            result.append(item)
+        for micros in sorted(buckets):
+            state, total, mean, low, high, last_reset, source = buckets[micros]
+            if fixed is not None:
+                end_micros = micros + fixed
+            else:
+                begin = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(
+                    microseconds=micros
+                )
+                end_micros = _micros(_period_end(begin, period, zone))
+            result.append(
+                {
+                    "entity_id": entity_id,
+                    "period": period,
+                    "start_time": iso(micros),
+                    "end_time": iso(end_micros),
+                    "state": state,
+                    "sum": total,
+                    "mean": mean,
+                    "min": low,
+                    "max": high,
+                    "last_reset": None if last_reset is None else iso(last_reset),
+                    "source": source,
+                }
+            )
         return result
 
     async def daily(
@@ -216,7 +229,7 @@ class Store:
             state_class is None and device_class in ("energy", "gas", "water")
         )
         # Per hour: reset-aware increase (a drop starts a new meter cycle).
-        hourly = await self.questdb.fetch(
+        hourly_query = self.questdb.fetch(
             "SELECT ts, count() n, sum(inc) inc, avg(value) avg_v, max(value) max_v, "
             "arg_max(ts, value) max_ts, first(value) first_v FROM ("
             "SELECT ts, value, CASE WHEN prev IS NULL THEN 0.0 WHEN value >= prev "
@@ -228,14 +241,18 @@ class Store:
             _naive_utc(first),
             _naive_utc(last_end),
         )
-        baseline_rows = await self.questdb.fetch(
+        baseline_query = self.questdb.fetch(
             f"SELECT value FROM {R} WHERE entity_id = $1 AND ts < $2 "
             "ORDER BY ts DESC LIMIT 1",
             entity_id,
             _naive_utc(first),
         )
+        hourly, baseline_rows, stats_total = await asyncio.gather(
+            hourly_query,
+            baseline_query,
+            self._daily_from_statistics(entity_id, days),
+        )
         baseline = baseline_rows[0][0] if baseline_rows else None
-        stats_total = await self._daily_from_statistics(entity_id, days)
 
         out = _hours_to_days(hourly, days, baseline, cumulative=cumulative)
         result = []
@@ -327,7 +344,8 @@ class Store:
 
     async def write_readings(self, readings: Iterable[Reading]) -> int:
         """Write readings; returns how many rows were sent."""
-        batch = list(readings)
+        # In time order, so QuestDB appends instead of merging out-of-order data.
+        batch = sorted(readings, key=lambda reading: reading.ts)
         if batch:
             await self.questdb.ensure_schema()
             await asyncio.to_thread(self._write_readings, batch)
@@ -355,7 +373,7 @@ class Store:
 
     async def write_statistics(self, rows: Iterable[StatisticRow]) -> int:
         """Write statistics rows; returns how many rows were sent."""
-        batch = list(rows)
+        batch = sorted(rows, key=lambda row: row.ts)
         if batch:
             await self.questdb.ensure_schema()
             await asyncio.to_thread(self._write_statistics, batch)
@@ -441,6 +459,31 @@ def _bucket(zone: ZoneInfo, start: datetime, end: datetime) -> str:
         offset is not None and offset.total_seconds() % 3600 == 0 for offset in offsets
     )
     return "1h" if whole_hours else "15m"
+
+
+class _IsoFormatter:
+    """Format epoch microseconds as ISO 8601 UTC quickly (the date part is cached)."""
+
+    def __init__(self) -> None:
+        self._days: dict[int, str] = {}
+
+    def __call__(self, micros: int) -> str:
+        day, rest = divmod(micros, 86_400_000_000)
+        prefix = self._days.get(day)
+        if prefix is None:
+            prefix = self._days[day] = (
+                datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=day)
+            ).strftime("%Y-%m-%dT")
+        seconds, fraction = divmod(rest, 1_000_000)
+        hours, seconds = divmod(seconds, 3600)
+        minutes, seconds = divmod(seconds, 60)
+        if fraction:
+            return f"{prefix}{hours:02d}:{minutes:02d}:{seconds:02d}.{fraction:06d}Z"
+        return f"{prefix}{hours:02d}:{minutes:02d}:{seconds:02d}Z"
+
+
+def _micros(moment: datetime) -> int:
+    return _nanos(moment) // 1000
 
 
 def _nanos(moment: datetime) -> int:

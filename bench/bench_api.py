@@ -1,0 +1,430 @@
+"""Benchmark of the companion API on synthetic data, each beside a Python baseline.
+
+    QUESTDB_HTTP_PORT=9200 QUESTDB_PG_PORT=9012 MONGODB_PORT=27217 \
+        python bench/bench_api.py --rows 1000000 [--port 8199]
+
+Writes ROWS readings for 200 entities (entity 0: 1 Hz power for the last 24 h, the
+others: kWh meters spread over 30 days) through the companion's backfill path
+(HA-history → readings → ILP over HTTP), plus 30 days of hourly statistics, then
+times the real HTTP API (a uvicorn process) against "fetch raw rows and aggregate
+in Python" in the same run. Needs the servers of scripts/services.
+"""
+
+# A benchmark script: asserts check answers, SQL holds only its own constants, and
+# polling/subprocess calls are fine outside a server.
+# ruff: noqa: S101, S608, ASYNC110, ASYNC220
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+import os
+from pathlib import Path
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any
+import uuid
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from companion.config import CompanionConfig  # noqa: E402
+from companion.mongo import Mongo  # noqa: E402
+from companion.questdb import QuestDB  # noqa: E402
+from companion.shared import schema  # noqa: E402
+from companion.store import StatisticRow, Store  # noqa: E402
+from companion.sync import history_to_readings  # noqa: E402
+
+ENTITIES = 200
+DAYS = 30
+TZ = "Europe/Amsterdam"
+
+
+def naive(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=None)
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def timed(repeat: int, call: Callable[[], Awaitable[Any]]) -> tuple[float, float]:
+    await call()  # warm-up
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        await call()
+        samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples), percentile(samples, 0.99)
+
+
+def synthetic_history(
+    run: str, rows: int, now: datetime
+) -> dict[str, list[dict[str, Any]]]:
+    """HA-style compressed history: entity 0 at 1 Hz for 24 h, the rest over 30 days."""
+    history: dict[str, list[dict[str, Any]]] = {}
+    dense = min(86_400, rows // 2)
+    end = now.timestamp()
+    power = f"sensor.bench_{run}_000"
+    attrs_power = {
+        "unit_of_measurement": "W",
+        "device_class": "power",
+        "state_class": "measurement",
+    }
+    states = [
+        {"s": str(400 + (i * 37) % 2500), "lu": end - dense + i} for i in range(dense)
+    ]
+    states[0]["a"] = attrs_power
+    history[power] = states
+    per_entity = (rows - dense) // (ENTITIES - 1)
+    span = DAYS * 86_400
+    step = span / per_entity
+    attrs_energy = {
+        "unit_of_measurement": "kWh",
+        "device_class": "energy",
+        "state_class": "total_increasing",
+    }
+    for index in range(1, ENTITIES):
+        meter = 1000.0 * index
+        entity_states = []
+        for i in range(per_entity):
+            meter += 0.001 * (1 + (i * 7 + index) % 13)
+            entity_states.append({"s": f"{meter:.3f}", "lu": end - span + i * step})
+        entity_states[0]["a"] = attrs_energy
+        history[f"sensor.bench_{run}_{index:03d}"] = entity_states
+    return history
+
+
+async def main() -> None:  # noqa: C901 - a linear script
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--port", type=int, default=8199)
+    parser.add_argument("--repeat", type=int, default=30)
+    args = parser.parse_args()
+
+    run = uuid.uuid4().hex[:6]
+    database = f"et_bench_{run}"
+    config = CompanionConfig.from_env(
+        {
+            **os.environ,
+            "ENERGY_TRACKER_MONGODB_DATABASE": database,
+            "ENERGY_TRACKER_TIME_ZONE": TZ,
+        }
+    )
+    questdb, mongo = QuestDB(config), Mongo(config)
+    store = Store(questdb, config)
+    await questdb.ensure_schema()
+    now = datetime.now(UTC).replace(microsecond=0)
+
+    # -- backfill throughput: HA history -> readings -> ILP/HTTP ---------------------
+    history = synthetic_history(run, args.rows, now)
+    started = time.perf_counter()
+    readings = [
+        r
+        for entity_id, states in history.items()
+        for r in history_to_readings(entity_id, states)
+    ]
+    converted = time.perf_counter()
+    written = await store.write_readings(readings)
+    sent = time.perf_counter()
+    pg = await asyncpg.connect(
+        host=config.questdb_pg_host,
+        port=config.questdb_pg_port,
+        user=config.questdb_user,
+        password=config.questdb_password,
+        database="qdb",
+    )
+    like = f"sensor.bench_{run}_%"
+    while True:
+        visible = await pg.fetchval(
+            "SELECT count() FROM energy_readings WHERE entity_id LIKE $1 AND ts >= $2",
+            like,
+            (now - timedelta(days=DAYS + 1)).replace(tzinfo=None),
+        )
+        if visible >= written:
+            break
+        await asyncio.sleep(0.05)
+    applied = time.perf_counter()
+    del history
+    print(f"rows: {written:,} readings, {ENTITIES} entities")
+    print(
+        f"backfill: convert {written / (converted - started):,.0f} rows/s, "
+        f"ILP send {written / (sent - converted):,.0f} rows/s, "
+        f"end-to-end incl. conversion until visible to SQL {written / (applied - started):,.0f} rows/s"
+    )
+
+    # Hourly statistics for 30 days of every meter.
+    first_hour = (now - timedelta(days=DAYS)).replace(minute=0, second=0)
+    stats = [
+        StatisticRow(
+            first_hour + timedelta(hours=h),
+            f"sensor.bench_{run}_{i:03d}",
+            "hour",
+            1000.0 * i + h * 0.1,
+            h * 0.1,
+            None,
+            None,
+            None,
+            None,
+        )
+        for i in range(1, ENTITIES)
+        for h in range(DAYS * 24)
+    ]
+    t0 = time.perf_counter()
+    await store.write_statistics(stats)
+    print(
+        f"statistics: {len(stats):,} hourly rows written at {len(stats) / (time.perf_counter() - t0):,.0f} rows/s"
+    )
+    await mongo.db[schema.ENTITIES].insert_many(
+        [
+            {
+                "_id": f"sensor.bench_{run}_{i:03d}",
+                "unit": "W" if i == 0 else "kWh",
+                "device_class": "power" if i == 0 else "energy",
+                "state_class": "measurement" if i == 0 else "total_increasing",
+                "is_tracked": True,
+            }
+            for i in range(ENTITIES)
+        ]
+    )
+    while await pg.fetchval(
+        "SELECT count() FROM energy_statistics WHERE entity_id LIKE $1", like
+    ) < len(stats):
+        await asyncio.sleep(0.05)
+
+    env = {
+        **os.environ,
+        "ENERGY_TRACKER_MONGODB_DATABASE": database,
+        "ENERGY_TRACKER_TIME_ZONE": TZ,
+        "ENERGY_TRACKER_JOBS": "0",
+        "COMPANION_PORT": str(args.port),
+    }
+    env.pop("ENERGY_TRACKER_HA_URL", None)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "companion.app:create_app",
+            "--port",
+            str(args.port),
+            "--host",
+            "127.0.0.1",
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    base = f"http://127.0.0.1:{args.port}"
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+            for _ in range(100):
+                try:
+                    if (await client.get("/api/openapi.json")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.2)
+            meter = f"sensor.bench_{run}_007"
+            power = f"sensor.bench_{run}_000"
+            start_30d, end = (now - timedelta(days=DAYS)).isoformat(), now.isoformat()
+
+            async def api_hourly() -> None:
+                r = await client.get(
+                    f"/api/statistics/{meter}",
+                    params={"start_time": start_30d, "end_time": end, "period": "hour"},
+                )
+                assert (
+                    r.status_code == 200 and len(r.json()["data"]) >= DAYS * 24 - 1
+                ), r.text[:200]
+
+            async def base_hourly() -> None:
+                rows = await pg.fetch(
+                    "SELECT ts, value FROM energy_readings WHERE entity_id = $1 AND ts >= $2 AND ts < $3",
+                    meter,
+                    naive(now - timedelta(days=DAYS)),
+                    naive(now),
+                )
+                buckets: dict[datetime, list[float]] = defaultdict(list)
+                for ts, value in rows:
+                    buckets[ts.replace(minute=0, second=0, microsecond=0)].append(value)
+                _ = [
+                    (k, v[-1], sum(v) / len(v), min(v), max(v))
+                    for k, v in sorted(buckets.items())
+                ]
+
+            since = (now - timedelta(hours=24)).isoformat()
+
+            async def api_raw() -> None:
+                r = await client.get(
+                    f"/api/readings/{power}",
+                    params={
+                        "since": since,
+                        "until": (now + timedelta(seconds=1)).isoformat(),
+                        "limit": 100000,
+                    },
+                )
+                assert (
+                    r.status_code == 200 and r.json()["count"] >= 86_000
+                ) or args.rows < 200_000, r.text[:200]
+
+            async def base_raw() -> None:
+                rows = await pg.fetch(
+                    "SELECT ts, value, unit, source FROM energy_readings WHERE entity_id = $1 AND ts >= $2",
+                    power,
+                    naive(now - timedelta(hours=24)),
+                )
+                ordered = sorted(rows, key=lambda r: r[0], reverse=True)
+                _ = httpx.Response(
+                    200,
+                    json={
+                        "readings": [
+                            {
+                                "ts": r[0].isoformat() + "Z",
+                                "value": r[1],
+                                "unit": r[2],
+                                "source": r[3],
+                            }
+                            for r in ordered
+                        ]
+                    },
+                )
+
+            async def api_daily() -> None:
+                r = await client.get(
+                    f"/api/statistics/{meter}/daily",
+                    params={"start_time": start_30d, "end_time": end},
+                )
+                assert r.status_code == 200 and len(r.json()["data"]) >= DAYS, r.text[
+                    :200
+                ]
+
+            async def api_daily_raw() -> None:
+                # A meter without statistics: every one of its readings is aggregated.
+                r = await client.get(
+                    f"/api/statistics/{power}/daily",
+                    params={"start_time": start_30d, "end_time": end},
+                )
+                assert r.status_code == 200, r.text[:200]
+
+            zone = ZoneInfo(TZ)
+
+            async def base_daily() -> None:
+                rows = await pg.fetch(
+                    "SELECT ts, value FROM energy_readings WHERE entity_id = $1 AND ts >= $2 AND ts < $3 ORDER BY ts",
+                    meter,
+                    naive(now - timedelta(days=DAYS + 1)),
+                    naive(now),
+                )
+                days: dict[Any, list[float]] = defaultdict(lambda: [0.0, 0, 0.0])
+                prev = None
+                for ts, value in rows:
+                    day = ts.replace(tzinfo=UTC).astimezone(zone).date()
+                    inc = (
+                        0.0
+                        if prev is None
+                        else (value - prev if value >= prev else value)
+                    )
+                    slot = days[day]
+                    slot[0] += inc
+                    slot[1] += 1
+                    slot[2] = max(slot[2], inc)
+                    prev = value
+
+            async def sql_all_rows_daily() -> Any:
+                return await pg.fetch(
+                    "SELECT ts, count(), sum(inc) FROM (SELECT ts, CASE WHEN prev IS NULL THEN 0.0 WHEN value >= prev "
+                    "THEN value - prev ELSE value END inc FROM (SELECT ts, value, lag(value) OVER (PARTITION BY entity_id "
+                    "ORDER BY ts) prev FROM energy_readings WHERE entity_id LIKE $1)) TIMESTAMP(ts) "
+                    f"SAMPLE BY 1d ALIGN TO CALENDAR TIME ZONE '{TZ}'",
+                    like,
+                )
+
+            async def base_all_rows_daily() -> None:
+                rows = await pg.fetch(
+                    "SELECT entity_id, ts, value FROM energy_readings WHERE entity_id LIKE $1",
+                    like,
+                )
+                prev: dict[str, float] = {}
+                days: dict[Any, float] = defaultdict(float)
+                for entity_id, ts, value in rows:
+                    p = prev.get(entity_id)
+                    days[ts.replace(tzinfo=UTC).astimezone(zone).date()] += (
+                        0.0 if p is None else (value - p if value >= p else value)
+                    )
+                    prev[entity_id] = value
+
+            n = args.repeat
+            results = [
+                (
+                    "hourly statistics, 30 days (API)",
+                    await timed(n, api_hourly),
+                    "≤ 20 ms",
+                ),
+                (
+                    "  baseline: raw rows → Python hourly",
+                    await timed(max(5, n // 3), base_hourly),
+                    "",
+                ),
+                (
+                    "24 h of 1 Hz raw readings, 86,400 rows (API)",
+                    await timed(max(5, n // 3), api_raw),
+                    "≤ 50 ms",
+                ),
+                (
+                    "  baseline: raw rows, sort + JSON in Python",
+                    await timed(5, base_raw),
+                    "",
+                ),
+                (
+                    "daily summary, 30 days, meter with statistics (API)",
+                    await timed(n, api_daily),
+                    "≤ 150 ms",
+                ),
+                (
+                    "daily summary, 30 days, 1 Hz entity from raw rows (API)",
+                    await timed(n, api_daily_raw),
+                    "≤ 150 ms",
+                ),
+                (
+                    "  baseline: raw rows → Python daily (one meter)",
+                    await timed(max(5, n // 3), base_daily),
+                    "",
+                ),
+                (
+                    f"daily summary over all {written:,} rows (SQL, reset-aware)",
+                    await timed(10, sql_all_rows_daily),
+                    "≤ 150 ms",
+                ),
+                (
+                    "  baseline: all raw rows → Python daily",
+                    await timed(3, base_all_rows_daily),
+                    "",
+                ),
+            ]
+            print(f"{'measurement':64} {'p50 ms':>9} {'p99 ms':>9}  target")
+            for name, (p50, p99), target in results:
+                print(f"{name:64} {p50:9.1f} {p99:9.1f}  {target}")
+    finally:
+        server.terminate()
+        server.wait(20)
+        await pg.close()
+        await mongo.client.drop_database(database)
+        await mongo.close()
+        await questdb.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
