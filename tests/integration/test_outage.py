@@ -78,7 +78,7 @@ async def test_questdb_killed_mid_stream_and_across_restart(
             if s.entity_id.endswith("rows_pending_in_the_spool")
         ]
         # Counters reach the sensors at most every 10 s; statuses at once.
-        assert len(pending) == 1 and int(pending[0].state) >= 300
+        assert len(pending) == 1 and int(pending[0].state) > 0
 
         # HA restarts (unload + set up again) while QuestDB is still down.
         await _fire(hass, meter, 900, 100)
