@@ -606,7 +606,7 @@ def test_sync_log_lists_runs(servers: Servers, companion: Companion, tab: Tab) -
     tab.assert_no_console_errors()
 
 
-@pytest.mark.parametrize("size", ["desktop", "phone"])
+@pytest.mark.parametrize("size", ["desktop", "phone", "dark"])
 def test_every_page_fits_and_is_captured(
     servers: Servers,
     companion: Companion,
@@ -639,7 +639,11 @@ def test_every_page_fits_and_is_captured(
             }
         ],
     )
-    tab = open_tab(browser, viewport=DESKTOP if size == "desktop" else PHONE)
+    tab = open_tab(
+        browser,
+        viewport=PHONE if size == "phone" else DESKTOP,
+        color_scheme="dark" if size == "dark" else "light",
+    )
     try:
         page = tab.page
         pages = {
