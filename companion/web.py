@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import logging
 from pathlib import Path
 
 from starlette.requests import Request
@@ -24,6 +25,8 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from .config import CompanionConfig
+
+_LOGGER = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 VENDOR_DIR = STATIC_DIR / "vendor"
@@ -95,6 +98,12 @@ def dashboard_routes(config: CompanionConfig) -> list[BaseRoute]:
     path. Without the vendored chart library the page still loads and says how to
     install it, so a missing `scripts/build-frontend` run is obvious, not silent.
     """
+
+    if missing := missing_vendor_files():
+        _LOGGER.warning(
+            "The dashboard's chart library is missing (%s): run scripts/build-frontend",
+            ", ".join(missing),
+        )
 
     async def index(request: Request) -> Response:
         body = render_index(config)

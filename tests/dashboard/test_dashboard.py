@@ -639,6 +639,34 @@ def test_every_page_fits_and_is_captured(
             }
         ],
     )
+    now = datetime.now(UTC).replace(microsecond=0)
+    insert_documents(
+        servers,
+        companion.database,
+        "sync_log",
+        [
+            {
+                "_id": f"run-{i}",
+                "kind": kind,
+                "started_at": now - timedelta(hours=i),
+                "finished_at": now - timedelta(hours=i) + timedelta(seconds=2),
+                "window_start": now - timedelta(hours=i + 3),
+                "window_end": now - timedelta(hours=i),
+                "entity_count": 2,
+                "entities": [energy.entity_id],
+                "rows": rows,
+                "outcome": outcome,
+                "error": None,
+            }
+            for i, (kind, rows, outcome) in enumerate(
+                [
+                    ("reconciliation", 48, "ok"),
+                    ("gap_backfill", 3600, "ok"),
+                    ("reconciliation", 0, "failed"),
+                ]
+            )
+        ],
+    )
     tab = open_tab(
         browser,
         viewport=PHONE if size == "phone" else DESKTOP,
