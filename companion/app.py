@@ -18,7 +18,7 @@ from .hub import Hub
 from .jobs import Jobs
 from .mongo import Mongo
 from .questdb import QuestDB, QuestDBError
-from .security import ApiSecurity
+from .security import ApiSecurity, ServerTiming
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -82,11 +82,12 @@ def create_app(config: CompanionConfig | None = None) -> Starlette:
     if config.base_path:
         routes = [Mount(config.base_path, routes=routes)]
     middleware = [
+        Middleware(ServerTiming),
         Middleware(
             ApiSecurity,
             api_token=config.api_token,
             api_prefix=f"{config.base_path}/api",
-        )
+        ),
     ]
     return Starlette(
         routes=routes,

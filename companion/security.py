@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hmac
+import time
 
-from starlette.datastructures import Headers
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import error_response
 
@@ -82,3 +83,27 @@ class ApiSecurity:
         ) and not content_type.lower().startswith("application/json"):
             return 415, "unsupported_media_type", "the body must be application/json"
         return None
+
+
+class ServerTiming:
+    """Add `Server-Timing: app;dur=<ms>` to every HTTP response (time spent in the app)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        """Wrap `app`."""
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Time the request until its response headers are sent."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+
+        async def timed_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                duration = (time.perf_counter() - started) * 1000
+                headers = MutableHeaders(scope=message)
+                headers.append("Server-Timing", f"app;dur={duration:.2f}")
+            await send(message)
+
+        await self.app(scope, receive, timed_send)

@@ -352,19 +352,34 @@ class Store:
         return len(batch)
 
     def _write_readings(self, batch: list[Reading]) -> None:
+        # One symbols dict per distinct series, built once (the hot loop of a backfill).
+        series: dict[
+            tuple[str, str | None, str | None, str | None, str], dict[str, str | None]
+        ] = {}
         with self._sender() as sender:
+            row = sender.row
             for item in batch:
-                symbols: dict[str, str | None] = {
-                    "entity_id": item.entity_id,
-                    "source": item.source,
-                }
-                if item.unit:
-                    symbols["unit"] = item.unit
-                if item.device_class:
-                    symbols["device_class"] = item.device_class
-                if item.state_class:
-                    symbols["state_class"] = item.state_class
-                sender.row(
+                key = (
+                    item.entity_id,
+                    item.unit,
+                    item.device_class,
+                    item.state_class,
+                    item.source,
+                )
+                symbols = series.get(key)
+                if symbols is None:
+                    symbols = series[key] = {
+                        name: value
+                        for name, value in (
+                            ("entity_id", item.entity_id),
+                            ("unit", item.unit),
+                            ("device_class", item.device_class),
+                            ("state_class", item.state_class),
+                            ("source", item.source),
+                        )
+                        if value
+                    }
+                row(
                     R,
                     symbols=symbols,
                     columns={"value": item.value},

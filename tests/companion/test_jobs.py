@@ -203,3 +203,33 @@ async def test_reconciliation_and_startup_recovery(
     window = datetime.fromisoformat(recovered["window_start"])
     assert abs(window - (last_event - timedelta(minutes=1))) < timedelta(seconds=1)
     assert (await companion.jobs.last_run("startup_recovery")) is not None
+
+
+async def test_scheduler_runs_recovery_then_the_periodic_jobs(
+    servers: Servers, mongodb_database_name: str, home_assistant: HomeAssistant
+) -> None:
+    from .conftest import companion_config, run_companion
+
+    config = companion_config(
+        servers,
+        mongodb_database_name,
+        home_assistant,
+        jobs_enabled=True,
+        heartbeat_interval=0.3,
+        reconcile_interval=0.5,
+    )
+    async with run_companion(config) as running:
+        db = running.hub.mongo.db
+        kinds: set[str] = set()
+        for _ in range(100):
+            kinds = {
+                doc["kind"] async for doc in db[schema.SYNC_LOG].find({}, {"kind": 1})
+            }
+            if {"startup_recovery", "heartbeat_check", "reconciliation"} <= kinds:
+                break
+            await asyncio.sleep(0.1)
+        assert {"startup_recovery", "heartbeat_check", "reconciliation"} <= kinds
+        status = (await running.http.get("/api/status")).json()
+        assert status["sync"]["last_reconciliation"] is not None
+        assert status["sync"]["next_reconciliation"] is not None
+        await running.hub.mongo.client.drop_database(mongodb_database_name)
