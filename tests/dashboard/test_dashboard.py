@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 import io
 import json
 from pathlib import Path
@@ -141,6 +141,22 @@ def expected_cards(meter: Meter, days: int, zone: str) -> dict[str, str]:
     }
 
 
+def expected_custom(meter: Meter, first: date, last: date, zone: str) -> dict[str, str]:
+    """The cards for the local days first..last (inclusive)."""
+    tz = ZoneInfo(zone)
+    start = datetime.combine(first, datetime.min.time(), tz)
+    end = datetime.combine(last + timedelta(days=1), datetime.min.time(), tz)
+    inside = [c for t, c in meter.hours() if start <= t < end]
+    days = (last - first).days + 1
+    total = sum(inside)
+    return {
+        "total": f"{fmt(total)} {meter.unit}",
+        "avg": f"{fmt(total / days)} {meter.unit}",
+        "peak": f"{fmt(max(inside))} {meter.unit}",
+        "latest": f"{fmt(meter.last_reading[1])} {meter.unit}",
+    }
+
+
 def assert_cards(page: Page, expected: dict[str, str]) -> None:
     expect(page.locator("#card-total .value")).to_have_text(expected["total"])
     expect(page.locator("#card-avg .value")).to_have_text(expected["avg"])
@@ -194,6 +210,21 @@ def test_dashboard_numbers_follow_entity_and_range(
 
     page.select_option("#range", "90d")
     assert_cards(page, expected_cards(energy, 90, zone))
+
+    page.select_option("#range", "1y")
+    assert_cards(page, expected_cards(energy, 365, zone))
+
+    # A custom range of whole past days (HA's days).
+    today = datetime.now(ZoneInfo(zone)).date()
+    first, last = today - timedelta(days=9), today - timedelta(days=3)
+    page.select_option("#range", "custom")
+    page.fill("#from", first.isoformat())
+    page.fill("#to", last.isoformat())
+    page.locator("#to").dispatch_event("change")
+    assert_cards(page, expected_custom(energy, first, last, zone))
+    expect(page.locator("#daily-chart")).to_have_attribute(
+        "aria-label", re.compile(r"^Daily chart, 7 days: ")
+    )
 
     page.select_option("#entity", gas.entity_id)
     page.select_option("#range", "7d")

@@ -288,7 +288,7 @@ export async function render(main, { params, toast }) {
       if (days.length) {
         const values = days.map((d) => (cumulative ? d.total : d.avg_power));
         charts.push(await barChart(dailyEl, days.map((d) => d.date), values, { unit, label: cumulative ? "Consumption" : "Average" }));
-        dailyEl.setAttribute("aria-label", `Daily chart: ${days.map((d, i) => `${formatDay(d.date)} ${formatValue(values[i], unit)}`).join(", ")}`);
+        dailyEl.setAttribute("aria-label", `Daily chart, ${days.length} day${days.length === 1 ? "" : "s"}: ${days.map((d, i) => `${formatDay(d.date)} ${formatValue(values[i], unit)}`).join(", ")}`);
       } else {
         dailyEl.innerHTML = `<p class="chart-empty">No daily totals in this range.</p>`;
       }
