@@ -35,6 +35,10 @@ def test_page_carries_the_base_path_and_a_strict_policy() -> None:
     assert "http://" not in html and "https://" not in html
     for asset in assets:
         assert client.get(asset).status_code == 200, asset
+    # Without the trailing slash the browser is sent to the page.
+    redirect = client.get("/energy", follow_redirects=False)
+    assert redirect.status_code in (301, 307, 308)
+    assert redirect.headers["location"].endswith("/energy/")
 
 
 def test_assets_are_served_with_types_and_revalidation() -> None:
