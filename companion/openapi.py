@@ -258,6 +258,11 @@ OPENAPI: dict[str, Any] = {
                         {"type": "integer", "minimum": 1},
                         "default 1000, capped at 100000",
                     ),
+                    _q(
+                        "format",
+                        {"enum": ["objects", "columns"]},
+                        "objects (default: readings[] with ISO times) or columns (ts in epoch ms, value, source)",
+                    ),
                 ],
                 "responses": {
                     "200": _ok(

@@ -131,6 +131,23 @@ class Store:
             for row in rows
         ]
 
+    async def readings_columns(
+        self, entity_id: str, since: datetime, until: datetime, limit: int
+    ) -> dict[str, list[Any]]:
+        """Raw readings as columns (ts in epoch ms), newest first: the fast path for charts."""
+        rows = await self.questdb.fetch(
+            f"SELECT cast(ts AS long) / 1000, value, source FROM {R} "
+            f"WHERE entity_id = $1 AND ts >= $2 AND ts < $3 "
+            f"ORDER BY ts DESC LIMIT {int(limit)}",
+            entity_id,
+            _naive_utc(since),
+            _naive_utc(until),
+        )
+        if not rows:
+            return {"ts": [], "value": [], "source": []}
+        ts, value, source = zip(*rows, strict=True)
+        return {"ts": list(ts), "value": list(value), "source": list(source)}
+
     async def statistics(
         self,
         entity_id: str,

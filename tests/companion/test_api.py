@@ -110,6 +110,22 @@ async def test_readings_newest_first_bounded_and_validated(
     assert capped.status_code == 200
     assert capped.json()["limit"] == 100_000
 
+    columns = await companion.http.get(
+        f"/api/readings/{entity_id}",
+        params={**params, "limit": "3", "format": "columns"},
+    )
+    assert columns.json()["columns"] == {
+        "ts": [
+            int((base + timedelta(seconds=i)).timestamp() * 1000) for i in (19, 18, 17)
+        ],
+        "value": [19.0, 18.0, 17.0],
+        "source": ["live", "live", "live"],
+    }
+    bad_format = await companion.http.get(
+        f"/api/readings/{entity_id}", params={"format": "xml"}
+    )
+    assert bad_format.status_code == 400
+
     window = await companion.http.get(
         f"/api/readings/{entity_id}",
         params={"since": "2026-03-01T12:00:05Z", "until": "2026-03-01T12:00:07Z"},
