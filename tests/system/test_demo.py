@@ -74,6 +74,22 @@ def test_make_demo_starts_everything_and_ctrl_c_stops_it(
         assert status == 200
         databases = json.loads(body)["databases"]
         assert databases == {"questdb": "connected", "mongodb": "connected"}
+
+        # Live data: the demo's sensors change every 5 s and reach QuestDB through the
+        # integration (set up through HA's config flow), and the companion serves them.
+        readings: list[object] = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(readings) < 2:
+            time.sleep(2)
+            status, body = _get(
+                f"http://127.0.0.1:{PORTS['COMPANION_PORT']}/api/readings/sensor.demo_house_power"
+            )
+            if status == 200:
+                answer = json.loads(body)
+                readings = answer["readings"] if isinstance(answer, dict) else answer
+        assert len(readings) >= 2, (
+            f"no live readings of the demo sensor: {status} {body[:300]!r}"
+        )
     finally:
         demo.send_signal(signal.SIGINT)
         rest, _ = demo.communicate(timeout=120)
