@@ -184,9 +184,22 @@ export const api = {
     unwrapList(await request("GET", `/statistics/${enc(entityId)}/daily`, {
       query: { start_time: start, end_time: end }, signal,
     }), "days", "daily").map(normaliseDaily),
-  readings: async (entityId, { since, until, limit, signal } = {}) => {
-    const payload = await request("GET", `/readings/${enc(entityId)}`, { query: { since, until, limit }, signal });
-    const rows = unwrapList(payload, "readings").map(normaliseReading).filter((r) => r.ts !== null);
+  readings: async (entityId, { since, until, limit, signal, columns = false } = {}) => {
+    // `format=columns` (epoch ms, parallel arrays) is the compact form for long windows.
+    const query = { since, until, limit, format: columns ? "columns" : undefined };
+    const payload = await request("GET", `/readings/${enc(entityId)}`, { query, signal });
+    let rows;
+    const cols = payload && !Array.isArray(payload) ? payload.columns : null;
+    if (cols && Array.isArray(cols.ts)) {
+      const unit = payload.unit_of_measurement || "";
+      rows = cols.ts.map((ts, i) => ({
+        ts: toTime(ts), value: toNumber(cols.value[i]), unit, source: cols.source ? cols.source[i] ?? "" : "",
+      }));
+    } else {
+      const unit = (payload && payload.unit_of_measurement) || "";
+      rows = unwrapList(payload, "readings").map(normaliseReading).map((r) => (r.unit ? r : { ...r, unit }));
+    }
+    rows = rows.filter((r) => r.ts !== null);
     rows.sort((a, b) => a.ts - b.ts);
     const truncated = Boolean(payload && !Array.isArray(payload) && (payload.truncated || payload.has_more));
     return { rows, truncated };

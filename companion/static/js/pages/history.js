@@ -125,7 +125,7 @@ export async function render(main, { params }) {
     setHashParams({ entity: state.entity, since: String(state.since), until: String(state.until), limit: String(state.limit) });
     let result;
     try {
-      result = await api.readings(state.entity, { since: isoUtc(state.since), until: isoUtc(state.until), limit: state.limit, signal: controller.signal });
+      result = await api.readings(state.entity, { since: isoUtc(state.since), until: isoUtc(state.until), limit: state.limit, signal: controller.signal, columns: true });
     } catch (err) {
       if (err.name === "AbortError" || disposed) return;
       noticeEl.innerHTML = `<p class="notice error">Readings could not be loaded (${escapeHtml(err.message)}). ${escapeHtml(err instanceof ApiError ? err.advice : "Try again.")}</p>`;
