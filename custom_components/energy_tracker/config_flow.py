@@ -216,7 +216,7 @@ class EnergyTrackerConfigFlow(ConfigFlow, domain=DOMAIN):
         entry = self._get_reconfigure_entry()
         errors: dict[str, str] = {}
         if user_input is not None:
-            data = _clean(user_input)
+            data = _keep_secrets(_clean(user_input), entry.data)
             errors = await async_validate(self.hass, data)
             if not errors:
                 unique_id = unique_id_for(data)
@@ -371,6 +371,21 @@ def _title(data: Mapping[str, Any]) -> str:
     """Name the entry after the QuestDB host and the MongoDB database."""
     host = validate_questdb_url(data[CONF_QUESTDB_URL]).split("://", 1)[1]
     return f"QuestDB {host} · MongoDB {data[CONF_MONGODB_DATABASE]}"
+
+
+def _keep_secrets(data: dict[str, Any], current: Mapping[str, Any]) -> dict[str, Any]:
+    """Keep the stored password or token when left empty for the same QuestDB user."""
+    unchanged = (
+        data.get(CONF_QUESTDB_URL) == current.get(CONF_QUESTDB_URL)
+        and data.get(CONF_QUESTDB_USERNAME) == current.get(CONF_QUESTDB_USERNAME)
+        and CONF_QUESTDB_TOKEN not in data
+        and CONF_QUESTDB_PASSWORD not in data
+    )
+    if unchanged:
+        for key in (CONF_QUESTDB_PASSWORD, CONF_QUESTDB_TOKEN):
+            if current.get(key):
+                data[key] = current[key]
+    return data
 
 
 def _without_secrets(user_input: Mapping[str, Any] | None) -> dict[str, Any]:

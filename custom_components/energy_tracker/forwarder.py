@@ -8,7 +8,7 @@ network I/O is awaited in background tasks.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 import contextlib
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,7 +26,6 @@ from homeassistant.core import (
     Event,
     EventStateChangedData,
     HomeAssistant,
-    State,
     callback,
 )
 from homeassistant.helpers import issue_registry as ir
@@ -58,7 +57,7 @@ from .const import (
     STATUS_UNAVAILABLE,
 )
 from .errors import CannotConnect, InvalidAuth, RowsRejected
-from .ilp import serialise_states, split_lines
+from .ilp import Reading, serialise_readings, split_lines
 from .mongo import MongoDocument, entity_update
 from .questdb_http import QuestDBHttp
 from .schema import (
@@ -135,8 +134,10 @@ class Forwarder:
         self.rules = TrackingRules(entry.options)
         self.stats = ForwarderStats()
         self._decisions: dict[str, bool] = {}
-        self._buffer: list[State | None] = []
-        self._pending_entities: dict[str, State] = {}
+        self._buffer: list[Reading] = []
+        self._listener_attributes: dict[str, Mapping[str, Any]] = {}
+        self._writer_attributes: dict[str, Mapping[str, Any]] = {}
+        self._pending_entities: dict[str, tuple[str, float, Mapping[str, Any]]] = {}
         self._first_seen: set[str] = set()
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
@@ -167,6 +168,8 @@ class Forwarder:
         buffer = self._buffer
         wake = self._wake.set
         full = MAX_BATCH_ROWS
+        last_attributes = self._listener_attributes
+        last_attributes_get = last_attributes.get
 
         @callback
         def event_filter(data: EventStateChangedData) -> bool:
@@ -178,8 +181,19 @@ class Forwarder:
 
         @callback
         def listener(event: Event[EventStateChangedData]) -> None:
-            """Append the new state; wake the writer when a batch is full."""
-            append(event.data["new_state"])
+            """Append a small tuple (attributes only when changed); wake the writer when full."""
+            state = event.data["new_state"]
+            if state is None:
+                return
+            entity_id = state.entity_id
+            attributes = state.attributes
+            if last_attributes_get(entity_id) is attributes:
+                append((entity_id, state.state, state.last_updated_timestamp))
+            else:
+                last_attributes[entity_id] = attributes
+                append(
+                    (entity_id, state.state, state.last_updated_timestamp, attributes)
+                )
             if len(buffer) >= full:
                 wake()
 
@@ -290,26 +304,27 @@ class Forwarder:
     async def _flush(self) -> dict[str, int]:
         """Take the buffer, serialise it in the executor, replay the spool, write."""
         async with self._lock:
-            states = self._buffer.copy()
+            readings = self._buffer.copy()
             self._buffer.clear()
             payloads: list[tuple[bytes, int]] = []
-            if states:
+            if readings:
                 batch = await self.hass.async_add_executor_job(
-                    serialise_states, states, SOURCE_LIVE, MAX_BATCH_ROWS
+                    serialise_readings,
+                    readings,
+                    SOURCE_LIVE,
+                    MAX_BATCH_ROWS,
+                    self._writer_attributes,
                 )
                 payloads = batch.payloads
                 stats = self.stats
-                stats.events_received += len(states)
+                stats.events_received += len(readings)
                 stats.states_skipped += batch.skipped
                 self._pending_entities.update(batch.latest)
-                newest = max(
-                    (state.last_updated for state in batch.latest.values()),
-                    default=None,
-                )
-                if newest is not None and (
-                    stats.last_event_at is None or newest > stats.last_event_at
-                ):
-                    stats.last_event_at = newest
+                newest = max((item[1] for item in batch.latest.values()), default=None)
+                if newest is not None:
+                    newest_at = dt_util.utc_from_timestamp(newest)
+                    if stats.last_event_at is None or newest_at > stats.last_event_at:
+                        stats.last_event_at = newest_at
             written = await self._drain(payloads)
         self._after_cycle()
         return {"rows_written": written, "spool_rows_pending": self.spool.rows}
@@ -484,8 +499,8 @@ class Forwarder:
         self._pending_entities = {}
         now = dt_util.utcnow()
         operations = []
-        for entity_id, state in taken.items():
-            attributes = state.attributes
+        for entity_id, (state, timestamp, attributes) in taken.items():
+            last_seen = dt_util.utc_from_timestamp(timestamp)
             device_class = attributes.get("device_class")
             unit = attributes.get("unit_of_measurement")
             conversion = conversion_for(device_class, unit)
@@ -495,22 +510,22 @@ class Forwarder:
                 "original_unit": unit,
                 "device_class": device_class,
                 "state_class": attributes.get("state_class"),
-                "is_active": state.state != STATE_UNAVAILABLE,
-                "last_seen": state.last_updated,
+                "is_active": state != STATE_UNAVAILABLE,
+                "last_seen": last_seen,
                 "updated_at": now,
             }
             operations.append(
                 entity_update(
                     entity_id,
                     fields,
-                    {"first_seen": state.last_updated, "is_tracked": True},
+                    {"first_seen": last_seen, "is_tracked": True},
                 )
             )
         try:
             await self.mongo_db[ENTITIES].bulk_write(operations, ordered=False)
         except PyMongoError:
-            for entity_id, state in taken.items():
-                self._pending_entities.setdefault(entity_id, state)
+            for entity_id, item in taken.items():
+                self._pending_entities.setdefault(entity_id, item)
             raise
 
     async def _heartbeat(self, status: str) -> None:

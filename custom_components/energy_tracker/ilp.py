@@ -10,16 +10,27 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 import math
+from math import modf
 from typing import Any
 
 from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import State
+from questdb import TimestampNanos
 from questdb._client import Buffer  # questdb.ingress re-exports it but is deprecated
 
 from .schema import READINGS_TABLE, STATISTICS_TABLE
 from .units import conversion_for
 
 _NO_VALUE = frozenset({STATE_UNKNOWN, STATE_UNAVAILABLE})
+_EMPTY: Mapping[str, Any] = {}
+
+
+type Reading = tuple[str, str, float] | tuple[str, str, float, Mapping[str, Any]]
+"""(entity_id, state, last_updated timestamp[, attributes]) as captured on the loop.
+
+The attributes come only when they differ from the entity's previous reading, so
+the buffer holds few GC-tracked objects; `AttributeTracker` restores them in order.
+"""
 
 
 @dataclass(slots=True)
@@ -29,71 +40,106 @@ class Batch:
     payloads: list[tuple[bytes, int]] = field(default_factory=list)
     rows: int = 0
     skipped: int = 0
-    latest: dict[str, State] = field(default_factory=dict)
+    latest: dict[str, tuple[str, float, Mapping[str, Any]]] = field(
+        default_factory=dict
+    )
 
 
 def _new_buffer() -> Buffer:
     return Buffer(protocol_version=1, init_buf_size=1 << 20)
 
 
-def serialise_states(
-    states: Iterable[State | None], source: str, max_rows: int
-) -> Batch:
-    """Turn states into `energy_readings` rows.
+def readings_from_states(states: Iterable[State]) -> list[Reading]:
+    """Turn State objects (e.g. from the recorder) into readings with attributes."""
+    return [
+        (s.entity_id, s.state, s.last_updated_timestamp, s.attributes) for s in states
+    ]
 
+
+def _number(raw: str) -> float | None:
+    """Return a finite number, or None for anything else."""
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _symbols(
+    entity_id: str, attributes: Mapping[str, Any], source: str
+) -> tuple[dict[str, str | None], float]:
+    """Return the symbols of an entity's rows and its conversion factor."""
+    device_class = attributes.get("device_class")
+    unit = attributes.get("unit_of_measurement")
+    conversion = conversion_for(device_class, unit)
+    return (
+        {
+            "entity_id": entity_id,
+            "unit": unit if conversion is None else conversion.unit,
+            "device_class": device_class,
+            "state_class": attributes.get("state_class"),
+            "source": source,
+        },
+        1.0 if conversion is None else conversion.factor,
+    )
+
+
+def serialise_readings(
+    readings: Iterable[Reading],
+    source: str,
+    max_rows: int,
+    attributes_of: dict[str, Mapping[str, Any]] | None = None,
+) -> Batch:
+    """Turn readings into `energy_readings` rows.
+
+    `attributes_of` holds each entity's attributes as of its last reading (kept by
+    the caller across batches); a reading without attributes uses them.
     `unknown`/`unavailable` become a row without a value (NULL), so the gap is
     visible; other non-numeric or non-finite states are skipped and counted.
     """
+    if attributes_of is None:
+        attributes_of = {}
     batch = Batch()
     buffer = _new_buffer()
     rows_in_buffer = 0
-    # Per (entity, attributes object): the symbols and the conversion factor. Every
-    # state of the batch is alive while this runs, so id() cannot be reused meanwhile.
+    # Per (entity, attributes object): the symbols and the conversion factor. The
+    # attributes are referenced from `attributes_of`/`readings` meanwhile, so their
+    # id() cannot be reused while this runs.
     meta: dict[tuple[str, int], tuple[dict[str, str | None], float]] = {}
     latest = batch.latest
     row = buffer.row
     columns: dict[str, Any] = {"value": None}
-    for state in states:
-        if state is None:
-            continue
-        entity_id = state.entity_id
-        latest[entity_id] = state
-        attributes = state.attributes
+    for reading in readings:
+        entity_id = reading[0]
+        if len(reading) == 4:
+            attributes = reading[3]
+            attributes_of[entity_id] = attributes
+        else:
+            attributes = attributes_of.get(entity_id, _EMPTY)
+        raw = reading[1]
+        timestamp = reading[2]
+        latest[entity_id] = (raw, timestamp, attributes)
         key = (entity_id, id(attributes))
         found = meta.get(key)
         if found is None:
-            device_class = attributes.get("device_class")
-            unit = attributes.get("unit_of_measurement")
-            conversion = conversion_for(device_class, unit)
-            found = (
-                {
-                    "entity_id": entity_id,
-                    "unit": unit if conversion is None else conversion.unit,
-                    "device_class": device_class,
-                    "state_class": attributes.get("state_class"),
-                    "source": source,
-                },
-                1.0 if conversion is None else conversion.factor,
-            )
-            meta[key] = found
+            found = meta[key] = _symbols(entity_id, attributes, source)
         symbols, factor = found
-        raw = state.state
-        value: float | None
         if raw in _NO_VALUE:
-            value = None
+            columns["value"] = None
         else:
-            try:
-                value = float(raw)
-            except ValueError:
+            value = _number(raw)
+            if value is None:
                 batch.skipped += 1
                 continue
-            if not math.isfinite(value):
-                batch.skipped += 1
-                continue
-            if factor != 1.0:
-                value *= factor
-        columns["value"] = value
-        row(READINGS_TABLE, symbols=symbols, columns=columns, at=state.last_updated)
+            columns["value"] = value * factor if factor != 1.0 else value
+        # The microsecond of HA's last_updated: rounded the way datetime does it.
+        fraction, whole = modf(timestamp)
+        row(
+            READINGS_TABLE,
+            symbols=symbols,
+            columns=columns,
+            at=TimestampNanos((int(whole) * 1_000_000 + round(fraction * 1e6)) * 1000),
+        )
         rows_in_buffer += 1
         if rows_in_buffer >= max_rows:
             batch.payloads.append((bytes(buffer), rows_in_buffer))

@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import BasicAuth, ClientSession, web
 from homeassistant.core import HomeAssistant
+from pymongo import AsyncMongoClient
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry  # type: ignore[import-untyped]
 
@@ -36,6 +37,22 @@ def _integration_env(
     """Load custom integrations, run a recorder and keep the config folder per test."""
     hass.config.config_dir = str(tmp_path)
     (tmp_path / ".storage").mkdir(exist_ok=True)
+
+
+@pytest.fixture(autouse=True)
+async def _drop_test_databases(
+    servers: Servers, mongodb_database_name: str
+) -> AsyncIterator[None]:
+    """Drop the test's MongoDB databases (entries use the name and name + "x")."""
+    yield
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        servers.mongodb_uri, serverSelectionTimeoutMS=5000
+    )
+    try:
+        for name in (mongodb_database_name, mongodb_database_name + "x"):
+            await client.drop_database(name)
+    finally:
+        await client.close()
 
 
 def closed_port() -> int:

@@ -192,6 +192,15 @@ async def test_reconfigure(
     await hass.async_block_till_done()
     assert entry.data[CONF_QUESTDB_URL] == questdb_auth_proxy
     assert entry.unique_id.startswith(questdb_auth_proxy)
+    # Left empty, the stored password is kept (the proxy would refuse otherwise).
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
+    )
+    new.pop(CONF_QUESTDB_PASSWORD)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], new)
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    assert entry.data[CONF_QUESTDB_PASSWORD] == QUESTDB_PASSWORD
     for item in (entry, other):
         await hass.config_entries.async_unload(item.entry_id)
 
