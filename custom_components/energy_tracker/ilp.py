@@ -65,19 +65,28 @@ def _number(raw: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def _text(value: Any) -> str | None:
+    """Return an attribute as a plain str (None stays None)."""
+    if value is None:
+        return None
+    return str.__str__(value) if isinstance(value, str) else str(value)
+
+
 def _symbols(
     entity_id: str, attributes: Mapping[str, Any], source: str
 ) -> tuple[dict[str, str | None], float]:
     """Return the symbols of an entity's rows and its conversion factor."""
-    device_class = attributes.get("device_class")
-    unit = attributes.get("unit_of_measurement")
+    # Integrations set these attributes as StrEnum members (SensorDeviceClass,
+    # SensorStateClass) or other objects; the ILP client takes plain str only.
+    device_class = _text(attributes.get("device_class"))
+    unit = _text(attributes.get("unit_of_measurement"))
     conversion = conversion_for(device_class, unit)
     return (
         {
             "entity_id": entity_id,
             "unit": unit if conversion is None else conversion.unit,
             "device_class": device_class,
-            "state_class": attributes.get("state_class"),
+            "state_class": _text(attributes.get("state_class")),
             "source": source,
         },
         1.0 if conversion is None else conversion.factor,
