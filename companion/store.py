@@ -248,7 +248,7 @@ class Store:
         # Per hour: reset-aware increase (a drop starts a new meter cycle).
         hourly_query = self.questdb.fetch(
             "SELECT ts, count() n, sum(inc) inc, avg(value) avg_v, max(value) max_v, "
-            "arg_max(ts, value) max_ts, first(value) first_v FROM ("
+            "arg_max(ts, value) max_ts, first(value) first_v, first(inc) first_inc FROM ("
             "SELECT ts, value, CASE WHEN prev IS NULL THEN 0.0 WHEN value >= prev "
             "THEN value - prev ELSE value END inc FROM ("
             f"SELECT ts, value, lag(value) OVER (ORDER BY ts) prev FROM {R} "
@@ -264,14 +264,22 @@ class Store:
             entity_id,
             _naive_utc(first),
         )
-        hourly, baseline_rows, stats_total = await asyncio.gather(
+        hourly, baseline_rows, (stats_total, stats_state) = await asyncio.gather(
             hourly_query,
             baseline_query,
             self._daily_from_statistics(entity_id, days),
         )
         baseline = baseline_rows[0][0] if baseline_rows else None
 
-        out = _hours_to_days(hourly, days, baseline, cumulative=cumulative)
+        # A readings-only day after a statistics day starts from the meter state the
+        # statistics ended at: they already count the step up to it, and the first
+        # reading may lie on the boundary (counted in the hour ending there).
+        anchors = {
+            index: stats_state[index - 1]
+            for index in range(len(days))
+            if cumulative and index not in stats_total and index - 1 in stats_state
+        }
+        out = _hours_to_days(hourly, days, baseline, anchors, cumulative=cumulative)
         result = []
         for index, (day_start, day_end) in enumerate(days):
             hours = (day_end - day_start).total_seconds() / 3600
@@ -308,37 +316,53 @@ class Store:
 
     async def _daily_from_statistics(
         self, entity_id: str, days: Sequence[tuple[datetime, datetime]]
-    ) -> dict[int, float]:
-        """Consumption per day from hourly statistics `sum` (what HA's dashboard shows)."""
+    ) -> tuple[dict[int, float], dict[int, float]]:
+        """Per day from hourly statistics: `sum` change (HA's dashboard) and end-of-day `state`."""
         first, last_end = days[0][0], days[-1][1]
-        rows = await self.questdb.fetch(
-            f"SELECT ts, sum FROM {S} WHERE entity_id = $1 AND period = 'hour' "
-            "AND ts >= $2 AND ts < $3 AND sum != null ORDER BY ts",
-            entity_id,
-            _naive_utc(first),
-            _naive_utc(last_end),
+        rows, before = await asyncio.gather(
+            self.questdb.fetch(
+                f"SELECT ts, sum, state FROM {S} WHERE entity_id = $1 "
+                "AND period = 'hour' AND ts >= $2 AND ts < $3 AND sum != null "
+                "ORDER BY ts",
+                entity_id,
+                _naive_utc(first),
+                _naive_utc(last_end),
+            ),
+            self.questdb.fetch(
+                f"SELECT ts, sum, state FROM {S} WHERE entity_id = $1 "
+                "AND period = 'hour' AND ts < $2 AND sum != null "
+                "ORDER BY ts DESC LIMIT 1",
+                entity_id,
+                _naive_utc(first),
+            ),
         )
+        end_state: dict[int, float] = {}
+        # Index -1: the day before the range, when its statistics reach `first`.
+        if (
+            before
+            and before[0][2] is not None
+            and _ts(before[0][0]) + timedelta(hours=1) >= first
+        ):
+            end_state[-1] = float(before[0][2])
         if not rows:
-            return {}
-        before = await self.questdb.fetch(
-            f"SELECT sum FROM {S} WHERE entity_id = $1 AND period = 'hour' "
-            "AND ts < $2 AND sum != null ORDER BY ts DESC LIMIT 1",
-            entity_id,
-            _naive_utc(first),
-        )
-        previous = float(before[0][0]) if before else 0.0
+            return {}, end_state
+        previous = float(before[0][1]) if before else 0.0
         last_sum: dict[int, float] = {}
         for row in rows:
             ts = _ts(row[0])
             index = _day_index(days, ts)
-            if index is not None:
-                last_sum[index] = float(row[1])
+            if index is None:
+                continue
+            last_sum[index] = float(row[1])
+            end_state.pop(index, None)
+            if ts + timedelta(hours=1) >= days[index][1] and row[2] is not None:
+                end_state[index] = float(row[2])
         totals: dict[int, float] = {}
         for index in range(len(days)):
             if index in last_sum:
                 totals[index] = last_sum[index] - previous
                 previous = last_sum[index]
-        return totals
+        return totals, end_state
 
     async def reading_count_since(self, since: datetime) -> int:
         """How many readings were stored since `since`."""
@@ -441,6 +465,7 @@ def _hours_to_days(
     hourly: Sequence[Any],
     days: Sequence[tuple[datetime, datetime]],
     baseline: float | None,
+    anchors: dict[int, float],
     *,
     cumulative: bool,
 ) -> dict[int, dict[str, Any]]:
@@ -452,16 +477,24 @@ def _hours_to_days(
         index = _day_index(days, ts)
         if index is None:
             continue
-        day = out.setdefault(
-            index,
-            {"n": 0, "inc": 0.0, "wsum": 0.0, "peak": None, "peak_ts": None},
-        )
+        day = out.get(index)
+        if day is None:
+            day = out[index] = {
+                "n": 0,
+                "inc": 0.0,
+                "wsum": 0.0,
+                "peak": None,
+                "peak_ts": None,
+            }
+            anchor = anchors.get(index)
+        else:
+            anchor = None
         increase = float(row[2] or 0.0)
-        if first_seen and baseline is not None and row[6] is not None:
-            first_value = float(row[6])
-            increase += (
-                first_value - baseline if first_value >= baseline else first_value
-            )
+        if anchor is not None and row[6] is not None:
+            # The day's first step is measured from the anchor instead.
+            increase += _step(anchor, float(row[6])) - float(row[7] or 0.0)
+        elif first_seen and baseline is not None and row[6] is not None:
+            increase += _step(baseline, float(row[6]))
         first_seen = False
         day["n"] += int(row[1])
         day["inc"] += increase
@@ -474,6 +507,11 @@ def _hours_to_days(
             day["peak"], day["peak_ts"] = hour_peak, hour_peak_ts
 
     return out
+
+
+def _step(previous: float, value: float) -> float:
+    """Reset-aware increase of a meter from `previous` to `value`."""
+    return value - previous if value >= previous else value
 
 
 def _bucket(zone: ZoneInfo, start: datetime, end: datetime) -> str:

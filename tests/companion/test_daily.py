@@ -148,3 +148,102 @@ async def test_daily_totals_match_home_assistant(
             )
             < 1e-6
         )
+
+
+async def test_readings_day_after_statistics_day_counts_the_boundary_once(
+    companion: Companion,
+    home_assistant: HomeAssistant,
+    servers: Servers,
+    entity_suffix: str,
+) -> None:
+    """A day without statistics yet continues from the state the previous day ended at."""
+    entity_id = f"sensor.daily_boundary_{entity_suffix}"
+    await add_entity(companion, entity_id)
+    day_start = datetime(2025, 11, 22, tzinfo=ZONE).astimezone(UTC)
+    midnight = datetime(2025, 11, 23, tzinfo=ZONE).astimezone(UTC)
+    # Hourly readings on the hour through local midnight; the one at midnight is the
+    # end state of the statistics' last hour (like the seeded dashboard data).
+    readings = [
+        (day_start + timedelta(hours=i), round(100 + 0.8 * i, 6)) for i in range(25)
+    ]
+    stats = [
+        {
+            "start": day_start + timedelta(hours=i),
+            "state": readings[i + 1][1],
+            "sum": round(readings[i + 1][1] - 100, 6),
+        }
+        for i in range(24)
+    ]
+    await write(companion, servers, entity_id, readings)
+    await asyncio.to_thread(home_assistant.import_statistics, entity_id, "kWh", stats)
+
+    client = HAClient(home_assistant.url, home_assistant.token)
+    try:
+        ha_days: list[dict[str, Any]] = []
+        for _ in range(100):
+            result = await client.statistics_during_period(
+                day_start,
+                midnight + timedelta(days=1),
+                [entity_id],
+                period="day",
+                types=["change"],
+            )
+            ha_days = result.get(entity_id, [])
+            if ha_days:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await client.close()
+    assert len(ha_days) == 1  # HA has nothing for 2025-11-23 yet
+    ha_change = ha_days[0]["change"]
+
+    sync = await companion.http.post(
+        "/api/statistics/sync",
+        json={
+            "entity_ids": [entity_id],
+            "start_time": day_start.isoformat(),
+            "end_time": midnight.isoformat(),
+        },
+    )
+    assert sync.status_code == 202
+    await companion.jobs.wait_idle()
+    await wait_for_rows(
+        servers,
+        f"select ts from energy_statistics where entity_id = '{entity_id}'",
+        len(stats),
+    )
+
+    response = await companion.http.get(
+        f"/api/statistics/{entity_id}/daily",
+        params={
+            "start_time": day_start.isoformat(),
+            "end_time": (midnight + timedelta(days=1)).isoformat(),
+        },
+    )
+    assert response.status_code == 200
+    days = {d["date"]: d for d in response.json()["data"]}
+    assert abs(days["2025-11-22"]["total"] - ha_change) < 1e-6
+    assert days["2025-11-22"]["source"] == "statistics"
+    # The midnight reading's step is already in 2025-11-22: nothing new on 2025-11-23.
+    assert days["2025-11-23"]["readings"] == 1
+    assert days["2025-11-23"]["source"] == "readings"
+    assert days["2025-11-23"]["total"] == 0
+    assert days["2025-11-23"]["peak"] == 0
+
+    # Later readings on the new day count from the midnight state.
+    await write(
+        companion,
+        servers,
+        entity_id,
+        [*readings, (midnight + timedelta(minutes=30), readings[-1][1] + 0.5)],
+    )
+    response = await companion.http.get(
+        f"/api/statistics/{entity_id}/daily",
+        params={
+            "start_time": midnight.isoformat(),
+            "end_time": (midnight + timedelta(days=1)).isoformat(),
+        },
+    )
+    day = response.json()["data"][0]
+    assert day["readings"] == 2
+    assert abs(day["total"] - 0.5) < 1e-6
