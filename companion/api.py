@@ -21,11 +21,14 @@ from .jobs import GAPS, Jobs
 from .openapi import OPENAPI
 from .questdb import QuestDBError
 from .shared import schema, units
+from .store import safe_time_zone
 
 ENTITY_ID = re.compile(r"^[a-z0-9_]{1,64}\.[a-z0-9_]{1,191}$")
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_BODY = 1 << 20
 MAX_ENTITY_IDS = 1000
+SYNC_LOG_DEFAULT_LIMIT = 50
+SYNC_LOG_MAX_LIMIT = 500
 READINGS_DEFAULT_LIMIT = 1000
 READINGS_MAX_LIMIT = 100_000
 MAX_SPAN = {
@@ -57,6 +60,10 @@ def _iso(moment: datetime | None) -> str | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _iso_value(value: object) -> str | None:
+    return _iso(value) if isinstance(value, datetime) else None
 
 
 def parse_time(raw: object, name: str) -> datetime:
@@ -196,6 +203,15 @@ async def openapi(request: Request) -> JSON:
     return JSON(OPENAPI)
 
 
+async def _time_zone(hub: Hub) -> str:
+    """HA's time zone, never waiting long for a dead HA (then the configured one)."""
+    try:
+        async with asyncio.timeout(3):
+            return await hub.ha.time_zone()
+    except TimeoutError:
+        return safe_time_zone(hub.config.time_zone)
+
+
 async def status(request: Request) -> JSON:
     """Health of HA, the databases, the forwarder and the jobs."""
     hub, jobs = _hub(request), _jobs(request)
@@ -210,6 +226,7 @@ async def status(request: Request) -> JSON:
                 ha_up = await client.ping()
     body: dict[str, Any] = {
         "time": _iso(now),
+        "time_zone": await _time_zone(hub),
         "home_assistant": {
             "configured": client is not None,
             "connected": ha_up,
@@ -289,10 +306,9 @@ async def status(request: Request) -> JSON:
             body["databases"]["mongodb"] = "unavailable"
     if questdb_up:
         try:
-            zone = await hub.ha.time_zone()
             from zoneinfo import ZoneInfo  # noqa: PLC0415 - only here
 
-            local = now.astimezone(ZoneInfo(zone))
+            local = now.astimezone(ZoneInfo(body["time_zone"]))
             midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
             body["events_today"] = await hub.store.reading_count_since(midnight)
         except QuestDBError:
@@ -512,8 +528,39 @@ async def job(request: Request) -> JSON:
             "created_at": _iso(document.get("created_at")),
             "started_at": _iso(document.get("started_at")),
             "finished_at": _iso(document.get("finished_at")),
+            "progress": document.get("progress"),
             "result": document.get("result"),
             "error": document.get("error"),
+        }
+    )
+
+
+async def sync_log(request: Request) -> JSON:
+    """Recent reconciliation, backfill and recovery runs, newest first."""
+    query = _check_query(request, {"limit"})
+    raw_limit = query.get("limit", str(SYNC_LOG_DEFAULT_LIMIT))
+    if not raw_limit.isdigit() or len(raw_limit) > 12 or int(raw_limit) < 1:
+        raise ApiError(400, "bad_limit", "limit must be a positive integer")
+    limit = min(int(raw_limit), SYNC_LOG_MAX_LIMIT)
+    runs = await _jobs(request).recent_runs(limit)
+    return JSON(
+        {
+            "limit": limit,
+            "runs": [
+                {
+                    "id": str(run.get("_id")),
+                    "kind": run.get("kind"),
+                    "started_at": _iso_value(run.get("started_at")),
+                    "finished_at": _iso_value(run.get("finished_at")),
+                    "window_start": _iso_value(run.get("window_start")),
+                    "window_end": _iso_value(run.get("window_end")),
+                    "entity_count": run.get("entity_count"),
+                    "rows": run.get("rows"),
+                    "outcome": run.get("outcome"),
+                    "error": run.get("error"),
+                }
+                for run in runs
+            ],
         }
     )
 
@@ -632,6 +679,8 @@ async def discover_entities(request: Request) -> JSON:
             {
                 "entity_id": entity_id,
                 **{k: v for k, v in fields.items() if k != "updated_at"},
+                "state": state.get("state"),
+                "last_updated": state.get("last_updated"),
             }
         )
     return JSON({"discovered": len(found), "entities": found})
@@ -665,6 +714,7 @@ def api_routes() -> list[BaseRoute]:
         Route("/readings/{entity_id}", readings, methods=["GET"]),
         Route("/backfill", backfill, methods=["POST"]),
         Route("/jobs/{job_id}", job, methods=["GET"]),
+        Route("/sync-log", sync_log, methods=["GET"]),
         Route("/settings", settings, methods=["GET"]),
         Route("/settings/home-assistant", save_home_assistant, methods=["POST"]),
         Route("/settings/discover-entities", discover_entities, methods=["POST"]),

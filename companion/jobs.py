@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 import contextlib
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 import logging
 import os
@@ -38,6 +39,9 @@ JOB_ERRORS = (HAError, QuestDBError, PyMongoError, OSError, ValueError)
 
 type JobResult = dict[str, Any]
 type JobRunner = Callable[[], Awaitable[JobResult]]
+
+# The API job the current task runs (progress goes to its document).
+_CURRENT_JOB: ContextVar[str | None] = ContextVar("energy_tracker_job", default=None)
 
 
 def utcnow() -> datetime:
@@ -176,6 +180,13 @@ class Jobs:
                     {"started_at": {"$lt": oldest_kept["started_at"]}}
                 )
 
+    async def recent_runs(self, limit: int) -> list[dict[str, Any]]:
+        """The newest `limit` sync_log documents, newest first."""
+        cursor = self._db[schema.SYNC_LOG].find(
+            {}, sort=[("started_at", -1)], limit=limit
+        )
+        return [document async for document in cursor]
+
     async def last_run(self, kind: str) -> dict[str, Any] | None:
         """The newest sync_log document of a kind."""
         document: dict[str, Any] | None = await self._db[schema.SYNC_LOG].find_one(
@@ -199,7 +210,7 @@ class Jobs:
                 started,
                 window=window,
                 entities=entities,
-                outcome="error",
+                outcome="failed",
                 error=str(err),
             )
             raise
@@ -230,9 +241,18 @@ class Jobs:
         )
 
         async def work() -> int:
-            rows = await backfill_readings(ha, self.hub.store, entities, start, end)
+            rows = await backfill_readings(
+                ha, self.hub.store, entities, start, end, progress=self.report_progress
+            )
             if statistics:
-                rows += await sync_statistics(ha, self.hub.store, entities, start, end)
+                rows += await sync_statistics(
+                    ha,
+                    self.hub.store,
+                    entities,
+                    start,
+                    end,
+                    progress=self.report_progress,
+                )
             return rows
 
         return await self._logged(kind, (start, end), entities, work)
@@ -254,7 +274,13 @@ class Jobs:
 
         async def work() -> int:
             return await sync_statistics(
-                ha, self.hub.store, entities, start, end, period=period
+                ha,
+                self.hub.store,
+                entities,
+                start,
+                end,
+                period=period,
+                progress=self.report_progress,
             )
 
         return await self._logged(kind, (start, end), entities, work)
@@ -371,7 +397,30 @@ class Jobs:
         task.add_done_callback(self._tasks.discard)
         return job_id
 
+    async def report_progress(
+        self, phase: str, done: int, total: int, rows: int
+    ) -> None:
+        """Record the running API job's progress in its document (no-op elsewhere)."""
+        job_id = _CURRENT_JOB.get()
+        if job_id is None:
+            return
+        with contextlib.suppress(PyMongoError):
+            await self._db[schema.JOBS].update_one(
+                {"_id": job_id},
+                {
+                    "$set": {
+                        "progress": {
+                            "phase": phase,
+                            "done": done,
+                            "total": total,
+                            "rows": rows,
+                        }
+                    }
+                },
+            )
+
     async def _run_job(self, job_id: str, runner: JobRunner) -> None:
+        _CURRENT_JOB.set(job_id)  # the task's own context
         jobs = self._db[schema.JOBS]
         await jobs.update_one(
             {"_id": job_id}, {"$set": {"status": "running", "started_at": utcnow()}}

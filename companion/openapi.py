@@ -48,6 +48,22 @@ def _errors(*codes: int) -> dict[str, Any]:
     return {str(code): {"description": text[code], **_json(_ERROR)} for code in codes}
 
 
+_SYNC_RUN: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "kind": _STR,
+        "started_at": _STR,
+        "finished_at": _STR,
+        "window_start": _STR,
+        "window_end": _STR,
+        "entity_count": {"type": ["integer", "null"]},
+        "rows": {"type": ["integer", "null"]},
+        "outcome": {"type": ["string", "null"], "description": "ok or failed"},
+        "error": _STR,
+    },
+}
+
 _JOB_PROPERTIES: dict[str, Any] = {
     "entity_ids": {"type": "array", "items": {"type": "string"}, "maxItems": 1000},
     "start_time": _TIME,
@@ -164,7 +180,44 @@ OPENAPI: dict[str, Any] = {
         "/api/status": {
             "get": {
                 "summary": "Health of HA, the databases, the forwarder and the jobs",
-                "responses": {"200": _ok({"type": "object"}), **_errors(401)},
+                "responses": {
+                    "200": _ok(
+                        {
+                            "type": "object",
+                            "required": ["time", "time_zone"],
+                            "properties": {
+                                "time": _TIME,
+                                "time_zone": {"type": "string"},
+                            },
+                        }
+                    ),
+                    **_errors(401),
+                },
+            }
+        },
+        "/api/sync-log": {
+            "get": {
+                "summary": "Recent reconciliation, backfill and recovery runs, newest first",
+                "parameters": [
+                    _q(
+                        "limit",
+                        {"type": "integer", "minimum": 1, "default": 50},
+                        "how many runs (capped at 500)",
+                    )
+                ],
+                "responses": {
+                    "200": _ok(
+                        {
+                            "type": "object",
+                            "required": ["limit", "runs"],
+                            "properties": {
+                                "limit": {"type": "integer"},
+                                "runs": {"type": "array", "items": _SYNC_RUN},
+                            },
+                        }
+                    ),
+                    **_errors(400, 401, 503),
+                },
             }
         },
         "/api/entities": {
@@ -315,7 +368,7 @@ OPENAPI: dict[str, Any] = {
         },
         "/api/jobs/{job_id}": {
             "get": {
-                "summary": "Progress and result of a job",
+                "summary": "Progress (phase, done, total, rows) and result of a job",
                 "parameters": [
                     {
                         "name": "job_id",
@@ -358,7 +411,8 @@ OPENAPI: dict[str, Any] = {
         },
         "/api/settings/discover-entities": {
             "post": {
-                "summary": "Discover energy-related entities in HA (new ones untracked)",
+                "summary": "Discover energy-related entities in HA (new ones untracked), "
+                "each with its current state",
                 "responses": {
                     "200": _ok({"type": "object"}),
                     **_errors(400, 401, 403, 409, 413, 415, 503),

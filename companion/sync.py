@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 import math
 from typing import Any
@@ -15,6 +15,9 @@ from .store import Reading, StatisticRow, Store
 HISTORY_SLICE = timedelta(hours=12)
 STATISTICS_SLICE = timedelta(days=7)
 ENTITY_BATCH = 50
+
+# Called after each fetched slice: (phase, steps done, steps in all, rows so far).
+type ProgressCallback = Callable[[str, int, int, int], Awaitable[None]]
 
 
 def _batches(items: Sequence[str], size: int = ENTITY_BATCH) -> Iterable[list[str]]:
@@ -111,11 +114,16 @@ async def backfill_readings(
     entity_ids: Sequence[str],
     start: datetime,
     end: datetime,
+    *,
+    progress: ProgressCallback | None = None,
 ) -> int:
     """Copy HA's recorded states of [start, end) into energy_readings; returns rows."""
     total = 0
-    for batch in _batches(sorted(entity_ids)):
-        for lower, upper in _slices(start, end, HISTORY_SLICE):
+    batches = list(_batches(sorted(entity_ids)))
+    slices = list(_slices(start, end, HISTORY_SLICE))
+    done = 0
+    for batch in batches:
+        for lower, upper in slices:
             history = await ha.history_during_period(lower, upper, batch)
             readings: list[Reading] = []
             for entity_id, states in history.items():
@@ -126,6 +134,9 @@ async def backfill_readings(
                         if lower <= r.ts < upper
                     )
             total += await store.write_readings(readings)
+            done += 1
+            if progress is not None:
+                await progress("readings", done, len(batches) * len(slices), total)
     return total
 
 
@@ -137,15 +148,22 @@ async def sync_statistics(
     end: datetime,
     *,
     period: str = "hour",
+    progress: ProgressCallback | None = None,
 ) -> int:
     """Copy HA's long-term statistics of [start, end) into energy_statistics; returns rows."""
     total = 0
-    for batch in _batches(sorted(entity_ids)):
-        for lower, upper in _slices(start, end, STATISTICS_SLICE):
+    batches = list(_batches(sorted(entity_ids)))
+    slices = list(_slices(start, end, STATISTICS_SLICE))
+    done = 0
+    for batch in batches:
+        for lower, upper in slices:
             result = await ha.statistics_during_period(lower, upper, batch, period)
             rows: list[StatisticRow] = []
             for entity_id, items in result.items():
                 if entity_id in batch:
                     rows.extend(statistics_to_rows(entity_id, period, items))
             total += await store.write_statistics(rows)
+            done += 1
+            if progress is not None:
+                await progress("statistics", done, len(batches) * len(slices), total)
     return total

@@ -235,6 +235,7 @@ async def test_status_reports_forwarder_heartbeat_and_counts(
     assert 29 <= body["event_recorder"]["heartbeat_age_seconds"] < 60
     assert body["forwarders"][0]["stale"] is False
     assert isinstance(body["events_today"], int)
+    assert body["time_zone"] == "Europe/Amsterdam"  # HA's, from its config
     assert "token" not in response.text.lower()
 
 
@@ -271,6 +272,9 @@ async def test_settings_discovery_and_tracking(
     found = {e["entity_id"]: e for e in response.json()["entities"]}
     assert energy in found and power in found and other not in found
     assert found[energy]["unit"] == "kWh"
+    # Each entity's current state in HA (the dashboard's "last value").
+    assert found[energy]["state"] == "10"
+    assert found[power]["state"] == "500"
     listed = (await companion.http.get("/api/entities")).json()["entities"]
     assert {
         e["entity_id"]: e["is_tracked"] for e in listed if "discover" in e["entity_id"]
@@ -420,6 +424,17 @@ async def test_statistics_sync_job_runs_in_background(
         await asyncio.sleep(0.05)
     assert status["status"] == "succeeded", status
     assert status["result"]["rows"] == 4
+    assert status["progress"] == {
+        "phase": "statistics",
+        "done": 1,
+        "total": 1,
+        "rows": 4,
+    }
+    runs = (await companion.http.get("/api/sync-log")).json()["runs"]
+    assert runs[0]["kind"] == "statistics_sync"
+    assert runs[0]["rows"] == 4 and runs[0]["outcome"] == "ok"
+    assert runs[0]["entity_count"] == 1
+    assert runs[0]["window_start"] == start.isoformat().replace("+00:00", "Z")
     got = await wait_for_rows(
         servers,
         f"select sum from energy_statistics where entity_id = '{entity_id}' and period = 'hour' order by ts",
@@ -434,3 +449,55 @@ async def test_statistics_sync_job_runs_in_background(
     assert unknown.status_code == 404
     extra = await companion.http.post("/api/backfill", json={"what": 1})
     assert extra.status_code == 400
+
+
+async def test_sync_log_newest_first_limited_and_validated(
+    companion: Companion,
+) -> None:
+    base = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    for i in range(3):
+        await companion.jobs.log_run(
+            "reconciliation",
+            base + timedelta(minutes=i),
+            window=(base - timedelta(hours=3), base),
+            entities=["sensor.a", "sensor.b"],
+            rows=i,
+            outcome="failed" if i == 1 else "ok",
+            error="Home Assistant unreachable" if i == 1 else None,
+        )
+    response = await companion.http.get("/api/sync-log", params={"limit": "2"})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["limit"] == 2
+    assert [run["rows"] for run in body["runs"]] == [2, 1]
+    failed = body["runs"][1]
+    assert set(failed) == {
+        "id",
+        "kind",
+        "started_at",
+        "finished_at",
+        "window_start",
+        "window_end",
+        "entity_count",
+        "rows",
+        "outcome",
+        "error",
+    }
+    assert failed["outcome"] == "failed"
+    assert failed["error"] == "Home Assistant unreachable"
+    assert failed["entity_count"] == 2
+    assert failed["started_at"] == (base + timedelta(minutes=1)).isoformat().replace(
+        "+00:00", "Z"
+    )
+    assert len((await companion.http.get("/api/sync-log")).json()["runs"]) == 3
+    capped = await companion.http.get("/api/sync-log", params={"limit": "100000"})
+    assert capped.json()["limit"] == 500
+    for bad in ("0", "-1", "x", "1.5"):
+        answer = await companion.http.get("/api/sync-log", params={"limit": bad})
+        assert answer.status_code == 400
+        assert error_code(answer) == "bad_limit"
+    assert (
+        await companion.http.get("/api/sync-log", params={"what": "1"})
+    ).status_code == 400
+    document = (await companion.http.get("/api/openapi.json")).json()
+    assert "/api/sync-log" in document["paths"]
