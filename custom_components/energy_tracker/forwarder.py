@@ -1,6 +1,6 @@
 """The hot path: state_changed events → in-memory buffer → batched ILP writes to QuestDB.
 
-On HA's loop the filter costs one dict lookup per event and the listener one list
+On HA's loop the filter costs one dict lookup per event and the listener one tuple
 append. Everything else (serialisation, spool files) runs in the executor, and
 network I/O is awaited in background tasks.
 """
@@ -149,6 +149,7 @@ class Forwarder:
         self._reauth_started = False
         self._stopped = False
         self._stopping = False
+        self._mongo_busy = False
         self._last_statuses: tuple[str, str] = ("", "")
         self._last_counters: tuple[Any, ...] = ()
         self._last_signal_at = -SENSOR_UPDATE_INTERVAL
@@ -258,6 +259,12 @@ class Forwarder:
                 with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                     async with asyncio.timeout(REQUEST_TIMEOUT * 2):
                         await asyncio.shield(task)
+            else:
+                # Never cut a MongoDB request in the middle: wait for the loop to sleep.
+                for _ in range(50):
+                    if not self._mongo_busy:
+                        break
+                    await asyncio.sleep(0.1)
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
@@ -468,6 +475,7 @@ class Forwarder:
         last_heartbeat = -HEARTBEAT_INTERVAL
         while True:
             heartbeat = time.monotonic() - last_heartbeat >= HEARTBEAT_INTERVAL
+            self._mongo_busy = True
             try:
                 async with asyncio.timeout(HEARTBEAT_INTERVAL):
                     if not self._mongo_schema_ready:
@@ -482,6 +490,8 @@ class Forwarder:
                 self._set_mongodb_status(STATUS_UNAVAILABLE)
             else:
                 self._set_mongodb_status(STATUS_OK)
+            finally:
+                self._mongo_busy = False
             self._after_cycle()
             await asyncio.sleep(ENTITY_SYNC_INTERVAL)
 
