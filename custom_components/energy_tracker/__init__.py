@@ -28,6 +28,7 @@ from .errors import InvalidAuth, InvalidDatabaseName, InvalidUri
 from .forwarder import Forwarder
 from .models import EnergyTrackerConfigEntry, EnergyTrackerRuntimeData
 from .mongo import create_client, database
+from .panel import async_apply_panel, async_remove_entry_panel
 from .questdb_http import QuestDBHttp
 from .services import async_setup_services
 from .spool import Spool
@@ -111,6 +112,7 @@ async def async_setup_entry(
     )
     entry.async_on_unload(entry.add_update_listener(_async_options_updated))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    async_apply_panel(hass, entry.entry_id, entry.options)
     return True
 
 
@@ -122,6 +124,7 @@ async def _async_options_updated(
     forwarder.rules.set_options(entry.options)
     forwarder.set_spool_limit(entry.options)
     forwarder.invalidate_decisions()
+    async_apply_panel(hass, entry.entry_id, entry.options)
 
 
 async def async_unload_entry(
@@ -130,6 +133,7 @@ async def async_unload_entry(
     """Stop forwarding, write or spool what is buffered, close the connections."""
     unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
     if unloaded:
+        async_remove_entry_panel(hass, entry.entry_id)
         forwarder = entry.runtime_data.forwarder
         await forwarder.async_stop()
         forwarder.async_remove_issues()

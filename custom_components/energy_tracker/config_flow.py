@@ -22,6 +22,7 @@ from .const import (
     CONF_INCLUDE_GLOBS,
     CONF_MONGODB_DATABASE,
     CONF_MONGODB_URI,
+    CONF_PANEL_URL,
     CONF_QUESTDB_PASSWORD,
     CONF_QUESTDB_TOKEN,
     CONF_QUESTDB_URL,
@@ -42,6 +43,7 @@ from .errors import (
     RowsRejected,
 )
 from .mongo import create_client, database, ping
+from .panel import validate_panel_url
 from .questdb_http import QuestDBHttp, validate_questdb_url
 
 _TEXT = selector.TextSelector()
@@ -294,6 +296,7 @@ class EnergyTrackerOptionsFlow(OptionsFlow):
                 CONF_SPOOL_MAX_MB: int(
                     user_input.get(CONF_SPOOL_MAX_MB, DEFAULT_SPOOL_MAX_MB)
                 ),
+                CONF_PANEL_URL: str(user_input.get(CONF_PANEL_URL) or "").strip(),
             }
             both = set(options[CONF_INCLUDE_ENTITIES]) & set(
                 options[CONF_EXCLUDE_ENTITIES]
@@ -305,6 +308,8 @@ class EnergyTrackerOptionsFlow(OptionsFlow):
                 for g in options[CONF_INCLUDE_GLOBS] + options[CONF_EXCLUDE_GLOBS]
             ):
                 errors["base"] = "invalid_glob"
+            elif options[CONF_PANEL_URL] and not _valid_url(options[CONF_PANEL_URL]):
+                errors[CONF_PANEL_URL] = "invalid_url"
             else:
                 return self.async_create_entry(data=options)
         current = {**default_options(), **self.config_entry.options}
@@ -331,6 +336,7 @@ class EnergyTrackerOptionsFlow(OptionsFlow):
                         unit_of_measurement="MB",
                     )
                 ),
+                vol.Optional(CONF_PANEL_URL): _URL,
             }
         )
         return self.async_show_form(
@@ -356,6 +362,15 @@ def _valid_glob(pattern: str) -> bool:
     return bool(pattern) and set(pattern) <= allowed
 
 
+def _valid_url(value: str) -> bool:
+    """Accept an http(s) address with a host."""
+    try:
+        validate_panel_url(value)
+    except ValueError:
+        return False
+    return True
+
+
 def default_options() -> dict[str, Any]:
     """Return the options of a new entry."""
     return {
@@ -364,6 +379,7 @@ def default_options() -> dict[str, Any]:
         CONF_INCLUDE_GLOBS: [],
         CONF_EXCLUDE_GLOBS: [],
         CONF_SPOOL_MAX_MB: DEFAULT_SPOOL_MAX_MB,
+        CONF_PANEL_URL: "",
     }
 
 

@@ -21,6 +21,8 @@ CONF_EXCLUDE_ENTITIES: Final = "exclude_entities"
 CONF_INCLUDE_GLOBS: Final = "include_globs"
 CONF_EXCLUDE_GLOBS: Final = "exclude_globs"
 CONF_SPOOL_MAX_MB: Final = "spool_max_mb"
+CONF_PANEL_URL: Final = "dashboard_url"
+"""The companion dashboard's address shown as an "Energy" sidebar panel (empty: none)."""
 
 DEFAULT_MONGODB_DATABASE: Final = "energy_tracker"
 DEFAULT_SPOOL_MAX_MB: Final = 256

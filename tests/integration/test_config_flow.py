@@ -16,6 +16,7 @@ from custom_components.energy_tracker.const import (
     CONF_INCLUDE_GLOBS,
     CONF_MONGODB_DATABASE,
     CONF_MONGODB_URI,
+    CONF_PANEL_URL,
     CONF_QUESTDB_PASSWORD,
     CONF_QUESTDB_TOKEN,
     CONF_QUESTDB_URL,
@@ -291,6 +292,7 @@ async def test_options_flow(
         CONF_INCLUDE_GLOBS: ["sensor.*_energy"],
         CONF_EXCLUDE_GLOBS: ["sensor.*_voltage"],
         CONF_SPOOL_MAX_MB: 10,
+        CONF_PANEL_URL: "",
     }
     forwarder = entry.runtime_data.forwarder
     assert forwarder.spool.max_bytes == 10 * 1024 * 1024
