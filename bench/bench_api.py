@@ -43,7 +43,6 @@ from companion.mongo import Mongo  # noqa: E402
 from companion.questdb import QuestDB  # noqa: E402
 from companion.shared import schema  # noqa: E402
 from companion.store import StatisticRow, Store  # noqa: E402
-from companion.sync import history_to_readings  # noqa: E402
 
 ENTITIES = 200
 DAYS = 30
@@ -150,22 +149,22 @@ async def main() -> None:  # noqa: C901 - a linear script
     await questdb.ensure_schema()
     now = datetime.now(UTC).replace(microsecond=0)
 
-    # -- backfill throughput: HA history -> readings -> ILP/HTTP ---------------------
-    convert_s = send_s = 0.0
+    # -- backfill throughput: HA history -> ILP text over HTTP (the companion's path) --
+    synth_s = send_s = 0.0
     written = 0
     started = time.perf_counter()
-    for history in synthetic_slices(run, args.rows, now):
+    slices = synthetic_slices(run, args.rows, now)
+    window = (now - timedelta(days=DAYS + 1), now + timedelta(seconds=1))
+    while True:
         t0 = time.perf_counter()
-        readings = [
-            r
-            for entity_id, states in history.items()
-            for r in history_to_readings(entity_id, states)
-        ]
+        history = next(slices, None)
         t1 = time.perf_counter()
-        written += await store.write_readings(readings)
-        convert_s += t1 - t0
+        synth_s += t1 - t0
+        if history is None:
+            break
+        written += await store.write_history(history, *window, schema.SOURCE_BACKFILL)
         send_s += time.perf_counter() - t1
-        del history, readings
+        del history
     pg = await asyncpg.connect(
         host=config.questdb_pg_host,
         port=config.questdb_pg_port,
@@ -186,9 +185,9 @@ async def main() -> None:  # noqa: C901 - a linear script
     applied = time.perf_counter()
     print(f"rows: {written:,} readings, {ENTITIES} entities")
     print(
-        f"backfill: convert {written / convert_s:,.0f} rows/s, "
-        f"ILP send {written / send_s:,.0f} rows/s, "
-        f"end-to-end (synthesis + conversion + send) until visible to SQL {written / (applied - started):,.0f} rows/s"
+        f"backfill (HA history -> readings, conversion + ILP send): {written / send_s:,.0f} rows/s; "
+        f"until visible to SQL (synthesis of the fake history excluded): "
+        f"{written / (applied - started - synth_s):,.0f} rows/s"
     )
 
     # Hourly statistics for 30 days of every meter.

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import orjson
 from pymongo.errors import PyMongoError
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from .errors import JSON, ApiError
@@ -416,7 +417,7 @@ async def daily(request: Request) -> JSON:
     )
 
 
-async def readings(request: Request) -> JSON:
+async def readings(request: Request) -> Response:
     """Raw readings of one entity, newest first, bounded."""
     query = _check_query(request, {"since", "until", "limit", "format"})
     shape = query.get("format", "objects")
@@ -433,16 +434,20 @@ async def readings(request: Request) -> JSON:
     store = _hub(request).store
     if shape == "columns":
         columns = await store.readings_columns(entity["_id"], start, end, limit)
-        return JSON(
+        head = orjson.dumps(
             {
                 "entity_id": entity["_id"],
                 "since": _iso(start),
                 "until": _iso(end),
                 "limit": limit,
-                "count": len(columns["ts"]),
+                "count": columns.count,
                 "unit_of_measurement": entity.get("unit"),
-                "columns": columns,
             }
+        )
+        # The columns are ready-made JSON: spliced in, never parsed.
+        return Response(
+            b"".join((head[:-1], b',"columns":', columns.json(), b"}")),
+            media_type="application/json",
         )
     rows = await store.readings(entity["_id"], start, end, limit)
     return JSON(

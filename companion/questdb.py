@@ -75,6 +75,49 @@ class QuestDB:
             )
         return body
 
+    async def fetch_column_json(self, sql: str) -> tuple[bytes, int]:
+        """A one-column /exec query's values as the inside of a JSON array, and the count."""
+        try:
+            async with self._session().get(
+                f"{self.http_url}/exec", params={"query": sql}
+            ) as response:
+                body = await response.read()
+        except (aiohttp.ClientError, TimeoutError) as err:
+            raise QuestDBError(
+                f"QuestDB at {self.http_url} is unreachable: {err}"
+            ) from err
+        start = body.find(b'"dataset":[')
+        if response.status != 200 or start < 0:
+            raise QuestDBError(f"QuestDB rejected the query ({response.status})")
+        start += len(b'"dataset":[')
+        end = body.rfind(b'],"count":')
+        if end < start:
+            raise QuestDBError("QuestDB's answer has no row count")
+        count = int(body[end + len(b'],"count":') :].rstrip(b"}\r\n "))
+        # [[a],[b],[c]] -> a,b,c (one column: "],[" never occurs inside a value here;
+        # callers check the characters before trusting the result).
+        inner = body[start + 1 : end - 1] if count else b""
+        return inner.replace(b"],[", b","), count
+
+    async def write_ilp(self, body: bytes) -> None:
+        """Post InfluxDB line protocol to HTTP /write (one request is one transaction)."""
+        try:
+            async with self._session().post(
+                f"{self.http_url}/write",
+                data=body,
+                params={"precision": "n"},
+                timeout=aiohttp.ClientTimeout(total=120),
+            ) as response:
+                if response.status >= 300:
+                    detail = (await response.text())[:300]
+                    raise QuestDBError(
+                        f"QuestDB rejected the rows ({response.status}): {detail}"
+                    )
+        except (aiohttp.ClientError, TimeoutError) as err:
+            raise QuestDBError(
+                f"QuestDB at {self.http_url} is unreachable: {err}"
+            ) from err
+
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         """Run a parameterised query over PG wire."""
         pool = await self._get_pool()

@@ -10,28 +10,37 @@ against the IANA database (`safe_time_zone`); hence the file-wide S608 exemption
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 import functools
+import math
 import re
 from typing import Any, Final
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, available_timezones
 
-from questdb import Protocol, Sender, TimestampMicros, TimestampNanos
+import orjson
 
 from .config import CompanionConfig
 from .questdb import QuestDB
-from .shared import schema
+from .shared import schema, units
 
 R: Final = schema.READINGS_TABLE
 S: Final = schema.STATISTICS_TABLE
 
 # SAMPLE BY strides per statistics period (fixed literals, never user text).
+# Lines per ILP request (about 10 MB of text).
+ILP_CHUNK_LINES: Final = 100_000
+_FIXED_STRIDE_MICROS: Final = {"5minute": 300_000_000, "hour": 3_600_000_000}
+_MAX_FALLBACK_SPANS: Final = 4
 _STRIDE: Final = {"5minute": "5m", "hour": "1h", "day": "1d", "month": "1M"}
 _TZ_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-/]{0,63}$")
 CUMULATIVE_CLASSES: Final = frozenset({"total", "total_increasing"})
+# What may be formatted into SQL text for the /exec fast path, and what its JSON
+# columns may hold (numbers or null; plain quoted words or null).
+_SAFE_ENTITY_ID = re.compile(r"^[a-z0-9_]{1,64}\.[a-z0-9_]{1,191}$")
+_NUMBERS = re.compile(rb"[-+0-9.,Enul]*")
+_QUOTED_WORDS = re.compile(rb'[A-Za-z0-9_",]*')
 
 
 @functools.cache
@@ -80,6 +89,11 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+def _iso_micros(moment: datetime) -> str:
+    """A QuestDB timestamp literal (UTC, microseconds)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def _naive_utc(moment: datetime) -> datetime:
     """Return naive UTC, which is what asyncpg sends to QuestDB."""
     return moment.astimezone(UTC).replace(tzinfo=None)
@@ -96,18 +110,37 @@ def _aware(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
+@dataclass(frozen=True, slots=True)
+class ReadingColumns:
+    """Readings as parallel columns, each the inside of a JSON array (no brackets)."""
+
+    count: int
+    ts: bytes
+    value: bytes
+    source: bytes
+
+    def json(self) -> bytes:
+        """The columns as one JSON object."""
+        return b"".join(
+            (
+                b'{"ts":[',
+                self.ts,
+                b'],"value":[',
+                self.value,
+                b'],"source":[',
+                self.source,
+                b"]}",
+            )
+        )
+
+
 class Store:
     """Reads and writes of energy_readings and energy_statistics."""
 
     def __init__(self, questdb: QuestDB, config: CompanionConfig) -> None:
-        """Use the companion's QuestDB client and its ILP address."""
+        """Use the companion's QuestDB client (SQL over PG wire, ILP and /exec over HTTP)."""
         self.questdb = questdb
-        parts = urlsplit(config.questdb_http_url)
-        self._ilp_host = parts.hostname or "127.0.0.1"
-        self._ilp_port = parts.port or (443 if parts.scheme == "https" else 9000)
-        self._ilp_protocol = (
-            Protocol.Https if parts.scheme == "https" else Protocol.Http
-        )
+        self.config = config
 
     # -- reads -----------------------------------------------------------------
 
@@ -133,8 +166,35 @@ class Store:
 
     async def readings_columns(
         self, entity_id: str, since: datetime, until: datetime, limit: int
-    ) -> dict[str, list[Any]]:
-        """Raw readings as columns (ts in epoch ms), newest first: the fast path for charts."""
+    ) -> ReadingColumns:
+        """Raw readings as columns (ts in epoch ms), newest first: the fast path for charts.
+
+        Each column comes from its own /exec query as QuestDB's JSON, joined without
+        parsing (decoding 86,400 rows in Python costs several times more). The three
+        queries run at once; when a concurrent write makes them disagree (row counts
+        differ, or the limit cut the window) the PG-wire path answers instead.
+        """
+        if _SAFE_ENTITY_ID.match(entity_id):
+            where = (
+                f"FROM {R} WHERE entity_id = '{entity_id}' "
+                f"AND ts >= '{_iso_micros(since)}' AND ts < '{_iso_micros(until)}' "
+                f"ORDER BY ts DESC LIMIT {int(limit)}"
+            )
+            (ts, n_ts), (value, n_value), (source, n_source) = await asyncio.gather(
+                self.questdb.fetch_column_json(
+                    f"SELECT cast(ts AS long) / 1000 {where}"
+                ),
+                self.questdb.fetch_column_json(f"SELECT value {where}"),
+                self.questdb.fetch_column_json(f"SELECT source {where}"),
+            )
+            if (
+                n_ts == n_value == n_source
+                and n_ts < limit
+                and _NUMBERS.fullmatch(ts)
+                and _NUMBERS.fullmatch(value)
+                and _QUOTED_WORDS.fullmatch(source)
+            ):
+                return ReadingColumns(n_ts, ts, value, source)
         rows = await self.questdb.fetch(
             f"SELECT cast(ts AS long) / 1000, value, source FROM {R} "
             f"WHERE entity_id = $1 AND ts >= $2 AND ts < $3 "
@@ -144,9 +204,10 @@ class Store:
             _naive_utc(until),
         )
         if not rows:
-            return {"ts": [], "value": [], "source": []}
-        ts, value, source = zip(*rows, strict=True)
-        return {"ts": list(ts), "value": list(value), "source": list(source)}
+            return ReadingColumns(0, b"", b"", b"")
+        columns = zip(*rows, strict=True)
+        ts, value, source = (orjson.dumps(list(column))[1:-1] for column in columns)
+        return ReadingColumns(len(rows), ts, value, source)
 
     async def statistics(
         self,
@@ -161,25 +222,48 @@ class Store:
         align = ""
         if period in ("day", "month"):
             align = f" ALIGN TO CALENDAR TIME ZONE '{safe_time_zone(time_zone)}'"
-        # Both queries run at once on the pool.
-        stored, fallback = await asyncio.gather(
-            self.questdb.fetch(
-                f"SELECT cast(ts AS long), state, sum, mean, min, max, cast(last_reset AS long) "
-                f"FROM {S} WHERE entity_id = $1 AND period = $2 AND ts >= $3 AND ts < $4",
-                entity_id,
-                period,
-                _naive_utc(start),
-                _naive_utc(end),
-            ),
-            self.questdb.fetch(
+        stored_query = self.questdb.fetch(
+            f"SELECT cast(ts AS long), state, sum, mean, min, max, cast(last_reset AS long) "
+            f"FROM {S} WHERE entity_id = $1 AND period = $2 AND ts >= $3 AND ts < $4",
+            entity_id,
+            period,
+            _naive_utc(start),
+            _naive_utc(end),
+        )
+
+        def fallback_query(low: datetime, high: datetime) -> Any:
+            return self.questdb.fetch(
                 f"SELECT cast(ts AS long), last(value), avg(value), min(value), max(value) "
                 f"FROM {R} WHERE entity_id = $1 AND ts >= $2 AND ts < $3 "
                 f"SAMPLE BY {_STRIDE[period]}{align}",
                 entity_id,
-                _naive_utc(start),
-                _naive_utc(end),
-            ),
-        )
+                _naive_utc(low),
+                _naive_utc(high),
+            )
+
+        stride = _FIXED_STRIDE_MICROS.get(period)
+        if stride is None:
+            # Calendar periods: both queries at once over the whole window.
+            stored, fallback = await asyncio.gather(
+                stored_query, fallback_query(start, end)
+            )
+        else:
+            # Fixed strides: raw readings only for the buckets statistics miss
+            # (usually none, or the partial ones at the edges).
+            stored = await stored_query
+            spans = _missing_spans(
+                {row[0] for row in stored}, _micros(start), _micros(end), stride
+            )
+            answers = await asyncio.gather(
+                *(
+                    fallback_query(
+                        max(start, _from_micros(first)),
+                        min(end, _from_micros(last + stride)),
+                    )
+                    for first, last in spans
+                )
+            )
+            fallback = [row for answer in answers for row in answer]
         # (state, sum, mean, min, max, last_reset, source) per bucket start.
         buckets: dict[int, tuple[Any, ...]] = {
             row[0]: (*row[1:4], row[4], row[5], row[6], "statistics") for row in stored
@@ -197,12 +281,11 @@ class Store:
                 )
         iso = _IsoFormatter()
         zone = ZoneInfo(safe_time_zone(time_zone))
-        fixed = {"5minute": 300_000_000, "hour": 3_600_000_000}.get(period)
         result = []
         for micros in sorted(buckets):
             state, total, mean, low, high, last_reset, source = buckets[micros]
-            if fixed is not None:
-                end_micros = micros + fixed
+            if stride is not None:
+                end_micros = micros + stride
             else:
                 begin = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(
                     microseconds=micros
@@ -371,94 +454,165 @@ class Store:
         )
         return int(rows[0][0]) if rows else 0
 
-    # -- writes (ILP over HTTP, in a thread; idempotent thanks to DEDUP keys) ----
-
-    def _sender(self) -> Sender:
-        return Sender(
-            self._ilp_protocol,
-            self._ilp_host,
-            self._ilp_port,
-            auto_flush_rows=50_000,
-            auto_flush_interval=False,
-            request_timeout=60_000,
-        )
+    # -- writes (ILP text over HTTP; idempotent thanks to DEDUP keys) ------------
+    #
+    # Lines are formatted from a per-series prefix and posted in large chunks: a
+    # retried chunk is harmless (DEDUP UPSERT), and QuestDB sorts each WAL commit
+    # natively, faster than sorting the rows in Python first.
 
     async def write_readings(self, readings: Iterable[Reading]) -> int:
         """Write readings; returns how many rows were sent."""
-        # In time order, so QuestDB appends instead of merging out-of-order data.
-        batch = sorted(readings, key=lambda reading: reading.ts)
-        if batch:
-            await self.questdb.ensure_schema()
-            await asyncio.to_thread(self._write_readings, batch)
-        return len(batch)
+        prefixes: dict[tuple[str, str | None, str | None, str | None, str], str] = {}
+        lines = []
+        for item in readings:
+            key = (
+                item.entity_id,
+                item.unit,
+                item.device_class,
+                item.state_class,
+                item.source,
+            )
+            prefix = prefixes.get(key)
+            if prefix is None:
+                prefix = prefixes[key] = _readings_prefix(*key)
+            lines.append(f"{prefix}{item.value!r} {_nanos(item.ts)}\n")
+        await self._post_lines(lines)
+        return len(lines)
 
-    def _write_readings(self, batch: list[Reading]) -> None:
-        # One symbols dict per distinct series, built once (the hot loop of a backfill).
-        series: dict[
-            tuple[str, str | None, str | None, str | None, str], dict[str, str | None]
-        ] = {}
-        with self._sender() as sender:
-            row = sender.row
-            for item in batch:
-                key = (
-                    item.entity_id,
-                    item.unit,
-                    item.device_class,
-                    item.state_class,
-                    item.source,
-                )
-                symbols = series.get(key)
-                if symbols is None:
-                    symbols = series[key] = {
-                        name: value
-                        for name, value in (
-                            ("entity_id", item.entity_id),
-                            ("unit", item.unit),
-                            ("device_class", item.device_class),
-                            ("state_class", item.state_class),
-                            ("source", item.source),
-                        )
-                        if value
-                    }
-                row(
-                    R,
-                    symbols=symbols,
-                    columns={"value": item.value},
-                    at=TimestampNanos(_nanos(item.ts)),
-                )
+    async def write_history(
+        self,
+        history: Mapping[str, Sequence[Mapping[str, Any]]],
+        lower: datetime,
+        upper: datetime,
+        source: str,
+    ) -> int:
+        """Write HA's compressed history (s, a, lu/lc) of [lower, upper) as readings.
+
+        The backfill's hot path: no object per row, units converted per series.
+        """
+        lines = await asyncio.to_thread(
+            _history_lines, history, _micros(lower), _micros(upper), source
+        )
+        await self._post_lines(lines)
+        return len(lines)
 
     async def write_statistics(self, rows: Iterable[StatisticRow]) -> int:
         """Write statistics rows; returns how many rows were sent."""
-        batch = sorted(rows, key=lambda row: row.ts)
-        if batch:
-            await self.questdb.ensure_schema()
-            await asyncio.to_thread(self._write_statistics, batch)
-        return len(batch)
-
-    def _write_statistics(self, batch: list[StatisticRow]) -> None:
-        with self._sender() as sender:
-            for item in batch:
-                columns: dict[str, Any] = {
-                    name: value
-                    for name, value in (
-                        ("state", item.state),
-                        ("sum", item.sum),
-                        ("mean", item.mean),
-                        ("min", item.min),
-                        ("max", item.max),
-                    )
-                    if value is not None
-                }
-                if item.last_reset is not None:
-                    columns["last_reset"] = TimestampMicros(
-                        _nanos(item.last_reset) // 1000
-                    )
-                sender.row(
-                    S,
-                    symbols={"entity_id": item.entity_id, "period": item.period},
-                    columns=columns,
-                    at=TimestampNanos(_nanos(item.ts)),
+        prefixes: dict[tuple[str, str], str] = {}
+        lines = []
+        for item in rows:
+            prefix = prefixes.get((item.entity_id, item.period))
+            if prefix is None:
+                prefix = prefixes[(item.entity_id, item.period)] = (
+                    f"{S},entity_id={_tag(item.entity_id)},period={_tag(item.period)} "
                 )
+            fields = [
+                f"{name}={value!r}"
+                for name, value in (
+                    ("state", item.state),
+                    ("sum", item.sum),
+                    ("mean", item.mean),
+                    ("min", item.min),
+                    ("max", item.max),
+                )
+                if value is not None
+            ]
+            if item.last_reset is not None:
+                fields.append(f"last_reset={_micros(item.last_reset)}t")
+            if fields:
+                lines.append(f"{prefix}{','.join(fields)} {_nanos(item.ts)}\n")
+        await self._post_lines(lines)
+        return len(lines)
+
+    async def _post_lines(self, lines: list[str]) -> None:
+        if not lines:
+            return
+        await self.questdb.ensure_schema()
+        for index in range(0, len(lines), ILP_CHUNK_LINES):
+            body = "".join(lines[index : index + ILP_CHUNK_LINES]).encode()
+            await self.questdb.write_ilp(body)
+
+
+def _tag(value: str) -> str:
+    """Escape an ILP symbol value."""
+    return (
+        value.replace("\\", "\\\\")
+        .replace(",", "\\,")
+        .replace("=", "\\=")
+        .replace(" ", "\\ ")
+        .replace("\n", "\\n")
+    )
+
+
+def _readings_prefix(
+    entity_id: str,
+    unit: str | None,
+    device_class: str | None,
+    state_class: str | None,
+    source: str,
+) -> str:
+    """`energy_readings,<symbols> value=` for one series (empty symbols left out)."""
+    symbols = "".join(
+        f",{name}={_tag(value)}"
+        for name, value in (
+            ("entity_id", entity_id),
+            ("unit", unit),
+            ("device_class", device_class),
+            ("state_class", state_class),
+            ("source", source),
+        )
+        if value
+    )
+    return f"{R}{symbols} value="
+
+
+def _stamp_micros(stamp: float) -> int:
+    """Epoch seconds to microseconds, rounded as datetime.fromtimestamp rounds."""
+    fraction, whole = math.modf(stamp)
+    return int(whole) * 1_000_000 + round(fraction * 1e6)
+
+
+def _history_lines(
+    history: Mapping[str, Sequence[Mapping[str, Any]]],
+    lower: int,
+    upper: int,
+    source: str,
+) -> list[str]:
+    """ILP lines of HA's compressed history within [lower, upper) µs; numbers only."""
+    lines: list[str] = []
+    append = lines.append
+    isfinite = math.isfinite
+    for entity_id, states in history.items():
+        attributes: Mapping[str, Any] = {}
+        prefix = ""
+        factor = 1.0
+        for item in states:
+            changed = item.get("a")
+            if changed or not prefix:
+                attributes = changed or attributes
+                device_class = attributes.get("device_class")
+                unit = attributes.get("unit_of_measurement")
+                conversion = units.conversion_for(device_class, unit)
+                factor = 1.0 if conversion is None else conversion.factor
+                prefix = _readings_prefix(
+                    entity_id,
+                    unit if conversion is None else conversion.unit,
+                    device_class,
+                    attributes.get("state_class"),
+                    source,
+                )
+            stamp = item.get("lu", item.get("lc"))
+            try:
+                value = float(item.get("s"))  # type: ignore[arg-type]
+                micros = _stamp_micros(float(stamp))
+            except (TypeError, ValueError):
+                continue  # unknown / unavailable are not numbers
+            if not isfinite(value) or not lower <= micros < upper:
+                continue
+            if factor != 1.0:
+                value *= factor
+            append(f"{prefix}{value!r} {micros}000\n")
+    return lines
 
 
 def _hours_to_days(
@@ -531,6 +685,12 @@ def _bucket(zone: ZoneInfo, start: datetime, end: datetime) -> str:
     return "1h" if whole_hours else "15m"
 
 
+# "HH:MM:00Z" for every 5-minute step of a day.
+_CLOCK_TIMES: Final = tuple(
+    f"{step // 12:02d}:{step % 12 * 5:02d}:00Z" for step in range(288)
+)
+
+
 class _IsoFormatter:
     """Format epoch microseconds as ISO 8601 UTC quickly (the date part is cached)."""
 
@@ -544,12 +704,35 @@ class _IsoFormatter:
             prefix = self._days[day] = (
                 datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=day)
             ).strftime("%Y-%m-%dT")
+        if not rest % 300_000_000:  # whole 5 minutes: statistics buckets
+            return prefix + _CLOCK_TIMES[rest // 300_000_000]
         seconds, fraction = divmod(rest, 1_000_000)
         hours, seconds = divmod(seconds, 3600)
         minutes, seconds = divmod(seconds, 60)
         if fraction:
             return f"{prefix}{hours:02d}:{minutes:02d}:{seconds:02d}.{fraction:06d}Z"
         return f"{prefix}{hours:02d}:{minutes:02d}:{seconds:02d}Z"
+
+
+def _missing_spans(
+    covered: set[int], start: int, end: int, stride: int
+) -> list[tuple[int, int]]:
+    """Runs (first, last bucket start) of the stride buckets over [start, end) not covered."""
+    spans: list[tuple[int, int]] = []
+    for bucket in range(start // stride * stride, end, stride):
+        if bucket in covered:
+            continue
+        if spans and spans[-1][1] + stride == bucket:
+            spans[-1] = (spans[-1][0], bucket)
+        else:
+            spans.append((bucket, bucket))
+    if len(spans) > _MAX_FALLBACK_SPANS:
+        return [(spans[0][0], spans[-1][1])]
+    return spans
+
+
+def _from_micros(micros: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
 
 
 def _micros(moment: datetime) -> int:

@@ -125,15 +125,13 @@ async def backfill_readings(
     for batch in batches:
         for lower, upper in slices:
             history = await ha.history_during_period(lower, upper, batch)
-            readings: list[Reading] = []
-            for entity_id, states in history.items():
-                if entity_id in batch:
-                    readings.extend(
-                        r
-                        for r in history_to_readings(entity_id, states)
-                        if lower <= r.ts < upper
-                    )
-            total += await store.write_readings(readings)
+            wanted = set(batch)
+            total += await store.write_history(
+                {k: v for k, v in history.items() if k in wanted},
+                lower,
+                upper,
+                schema.SOURCE_BACKFILL,
+            )
             done += 1
             if progress is not None:
                 await progress("readings", done, len(batches) * len(slices), total)

@@ -121,6 +121,35 @@ async def test_readings_newest_first_bounded_and_validated(
         "value": [19.0, 18.0, 17.0],
         "source": ["live", "live", "live"],
     }
+    # Below the limit the columns come straight from QuestDB's JSON: same answer.
+    objects = body["readings"]
+    every = await companion.http.get(
+        f"/api/readings/{entity_id}",
+        params={
+            "since": "2026-03-01T12:00:00.500Z",
+            "until": "2026-03-01T12:00:19Z",
+            "format": "columns",
+        },
+    )
+    assert every.headers["content-type"] == "application/json"
+    assert every.json()["count"] == 18
+    assert every.json()["columns"] == {
+        "ts": [
+            int(datetime.fromisoformat(r["ts"]).timestamp() * 1000) for r in objects
+        ][1:19],
+        "value": [r["value"] for r in objects][1:19],
+        "source": [r["source"] for r in objects][1:19],
+    }
+    empty = await companion.http.get(
+        f"/api/readings/{entity_id}",
+        params={
+            "since": "2026-03-02T12:00:00Z",
+            "until": "2026-03-02T13:00:00Z",
+            "format": "columns",
+        },
+    )
+    assert empty.json()["count"] == 0
+    assert empty.json()["columns"] == {"ts": [], "value": [], "source": []}
     bad_format = await companion.http.get(
         f"/api/readings/{entity_id}", params={"format": "xml"}
     )
