@@ -11,6 +11,11 @@ Prints, each beside baselines measured in the same run:
 - end-to-end events/s into QuestDB (rows visible to SQL), beside a writer that
   sends and flushes one row per event;
 - event → visible in QuestDB latency (p50/p99) at a steady 10,000 events/s.
+
+With `--loss-test` it runs only the loss test instead: a steady 10,000 events/s
+for 60 s while QuestDB is killed (SIGKILL, `scripts/services kill questdb`) in
+the middle and started again; then it prints events fired, rows in QuestDB, lost
+and doubled (both must be 0).
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ import argparse
 import asyncio
 from collections import deque
 from collections.abc import Callable
+from datetime import UTC, datetime
 import json
+import math
 import os
 from pathlib import Path
 import queue
@@ -53,6 +60,7 @@ ENERGY = {
     "state_class": "total_increasing",
 }
 TEMPERATURE = {"device_class": "temperature", "unit_of_measurement": "°C"}
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def sql(query: str) -> list[list[Any]]:
@@ -347,6 +355,124 @@ async def latency(
     )
 
 
+SERVICES = Path(__file__).resolve().parents[1] / "scripts" / "services"
+
+
+async def services(action: str, name: str) -> float:
+    """Run `scripts/services ACTION NAME` without blocking the loop; return seconds taken."""
+    start = time.perf_counter()
+    proc = await asyncio.create_subprocess_exec(
+        str(SERVICES),
+        action,
+        name,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    if await proc.wait() != 0:
+        raise RuntimeError(f"scripts/services {action} {name} failed")
+    return time.perf_counter() - start
+
+
+async def loss_test(
+    hass: HomeAssistant,
+    forwarder: Forwarder,
+    *,
+    rate: int,
+    seconds: float,
+    kill_at: float,
+    down: float,
+    entities: int,
+) -> dict[str, Any]:
+    """Fire `rate` events/s for `seconds`; kill QuestDB at `kill_at` for `down` s.
+
+    Returns what was fired and what QuestDB holds afterwards. Every fired state has
+    a distinct (entity_id, last_updated), so the expected rows are the fired events.
+    """
+    run = uuid.uuid4().hex[:8]
+    ids = [f"sensor.loss_{run}_{i}" for i in range(entities)]
+    async_set = hass.states.async_set
+    get = hass.states.get
+    fired: set[tuple[str, int]] = set()
+    tick = 0.01
+    per_tick = max(1, int(rate * tick))
+    events = 0
+    value = 0
+    fault: dict[str, float] = {}
+
+    async def inject() -> None:
+        await asyncio.sleep(kill_at)
+        fault["kill_s"] = await services("kill", "questdb")
+        fault["killed_at"] = time.monotonic() - begin
+        await asyncio.sleep(down)
+        fault["start_s"] = await services("start", "questdb")
+        fault["up_at"] = time.monotonic() - begin
+
+    begin = time.monotonic()
+    injector = asyncio.create_task(inject())
+    next_tick = begin
+    while time.monotonic() - begin < seconds:
+        for _ in range(per_tick):
+            entity_id = ids[events % entities]
+            async_set(entity_id, str(value), ENERGY)
+            state = get(entity_id)
+            if state is not None:
+                fired.add((entity_id, micros(state.last_updated_timestamp)))
+            events += 1
+            if events % entities == 0:
+                value += 1
+        next_tick += tick
+        await asyncio.sleep(max(0.0, next_tick - time.monotonic()))
+    fired_seconds = time.monotonic() - begin
+    await injector
+    spooled_max = forwarder.stats.rows_spooled
+    # Drain: flush until the spool is empty, then wait for the WAL to be applied.
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        await forwarder.async_flush()
+        if not len(forwarder.spool) and not forwarder.buffered:
+            break
+        await asyncio.sleep(1)
+    where = f"entity_id like 'sensor.loss_{run}_%'"
+    count_q = f"select count() from energy_readings where {where}"  # noqa: S608 - ids generated here
+    stored = 0
+    stable = 0
+    while time.monotonic() < deadline:
+        now = (await asyncio.to_thread(sql, count_q))[0][0]
+        stable = stable + 1 if now == stored else 0
+        stored = now
+        if stored >= len(fired) and stable >= 2:
+            break
+        await asyncio.sleep(0.5)
+    keys_q = f"select entity_id, ts from energy_readings where {where}"  # noqa: S608 - ids generated here
+    rows = await asyncio.to_thread(sql, keys_q)
+    stored_keys = [(entity_id, iso_to_micros(ts)) for entity_id, ts in rows]
+    distinct = set(stored_keys)
+    return {
+        "events": events,
+        "fired_seconds": fired_seconds,
+        "distinct_fired": len(fired),
+        "rows": len(stored_keys),
+        "lost": len(fired - distinct),
+        "unexpected": len(distinct - fired),
+        "doubled": len(stored_keys) - len(distinct),
+        "spooled": spooled_max,
+        "dropped": forwarder.stats.rows_dropped,
+        **fault,
+    }
+
+
+def micros(timestamp: float) -> int:
+    """Epoch microseconds the way the forwarder rounds last_updated."""
+    fraction, whole = math.modf(timestamp)
+    return int(whole) * 1_000_000 + round(fraction * 1e6)
+
+
+def iso_to_micros(value: str) -> int:
+    """QuestDB's ISO timestamp (…Z, microseconds) to epoch microseconds."""
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return int((moment - EPOCH).total_seconds()) * 1_000_000 + moment.microsecond
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument(
@@ -361,7 +487,19 @@ async def main() -> None:
         "--baseline", type=int, default=2_000, help="one-row-per-event events"
     )
     parser.add_argument("--latency-seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--loss-test",
+        action="store_true",
+        help="only the loss test: steady rate, QuestDB killed and restarted",
+    )
+    parser.add_argument("--loss-rate", type=int, default=10_000)
+    parser.add_argument("--loss-seconds", type=float, default=60.0)
+    parser.add_argument("--loss-kill-at", type=float, default=20.0)
+    parser.add_argument("--loss-down", type=float, default=15.0)
     args = parser.parse_args()
+    if args.loss_test:
+        await main_loss(args)
+        return
 
     with tempfile.TemporaryDirectory() as tmp:
         hass = HomeAssistant(tmp)
@@ -422,6 +560,49 @@ async def main() -> None:
             await forwarder.async_stop()
             await forwarder.questdb._session.close()  # noqa: SLF001
             await hass.async_stop(force=True)
+
+
+async def main_loss(args: argparse.Namespace) -> None:
+    """Run the loss test alone and print its figures."""
+    with tempfile.TemporaryDirectory() as tmp:
+        hass = HomeAssistant(tmp)
+        forwarder = await make_forwarder(hass, Path(tmp) / "spool")
+        await forwarder.async_start()
+        try:
+            result = await loss_test(
+                hass,
+                forwarder,
+                rate=args.loss_rate,
+                seconds=args.loss_seconds,
+                kill_at=args.loss_kill_at,
+                down=args.loss_down,
+                entities=10,
+            )
+        finally:
+            await forwarder.async_stop()
+            await forwarder.questdb._session.close()  # noqa: SLF001
+            await hass.async_stop(force=True)
+    print(
+        f"Loss test: {args.loss_rate:,} events/s for {args.loss_seconds:.0f} s "
+        f"(fired in {result['fired_seconds']:.1f} s), QuestDB killed (SIGKILL) at "
+        f"{result.get('killed_at', float('nan')):.1f} s, started again at "
+        f"{result.get('up_at', float('nan')):.1f} s (start took {result.get('start_s', float('nan')):.1f} s)"
+    )
+    print(f"  events fired      {result['events']:,}")
+    print(f"  rows in QuestDB   {result['rows']:,}")
+    print(f"  rows via spool    {result['spooled']:,}")
+    print(f"  lost              {result['lost']:,}   (must be 0)")
+    print(f"  doubled           {result['doubled']:,}   (must be 0)")
+    print(f"  unexpected rows   {result['unexpected']:,}")
+    print(f"  dropped (spool full) {result['dropped']:,}")
+    ok = (
+        result["lost"] == 0
+        and result["doubled"] == 0
+        and result["events"] == result["distinct_fired"] == result["rows"]
+    )
+    print(f"  {'PASS' if ok else 'FAIL'}")
+    if not ok:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":
