@@ -10,18 +10,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 import math
-from math import modf
 from typing import Any
 
 from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import State
-from questdb import TimestampNanos
+import numpy as np
+import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs in HA
 from questdb._client import Buffer  # questdb.ingress re-exports it but is deprecated
 
 from .schema import READINGS_TABLE, STATISTICS_TABLE
 from .units import conversion_for
 
 _NO_VALUE = frozenset({STATE_UNKNOWN, STATE_UNAVAILABLE})
+_SYMBOLS = ["entity_id", "unit", "device_class", "state_class", "source"]
 _EMPTY: Mapping[str, Any] = {}
 
 
@@ -54,15 +55,6 @@ def readings_from_states(states: Iterable[State]) -> list[Reading]:
     return [
         (s.entity_id, s.state, s.last_updated_timestamp, s.attributes) for s in states
     ]
-
-
-def _number(raw: str) -> float | None:
-    """Return a finite number, or None for anything else."""
-    try:
-        value = float(raw)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
 
 
 def _text(value: Any) -> str | None:
@@ -103,21 +95,31 @@ def serialise_readings(
 
     `attributes_of` holds each entity's attributes as of its last reading (kept by
     the caller across batches); a reading without attributes uses them.
-    `unknown`/`unavailable` become a row without a value (NULL), so the gap is
-    visible; other non-numeric or non-finite states are skipped and counted.
+    `unknown`/`unavailable` become a row without a value (NaN, which QuestDB stores
+    as NULL), so the gap is visible; other non-numeric or non-finite states are
+    skipped and counted.
+
+    One pass in Python collects the columns; the questdb client's DataFrame path
+    (`Buffer.dataframe`) then writes the lines in C, about 4x faster than a
+    `Buffer.row` call per row.
     """
     if attributes_of is None:
         attributes_of = {}
     batch = Batch()
-    buffer = _new_buffer()
-    rows_in_buffer = 0
-    # Per (entity, attributes object): the symbols and the conversion factor. The
-    # attributes are referenced from `attributes_of`/`readings` meanwhile, so their
-    # id() cannot be reused while this runs.
-    meta: dict[tuple[str, int], tuple[dict[str, str | None], float]] = {}
+    # Per (entity, attributes object): an index into `metas`. The attributes are
+    # referenced from `attributes_of`/`readings` meanwhile, so their id() cannot be
+    # reused while this runs.
+    meta_index: dict[tuple[str, int], int] = {}
+    metas: list[tuple[dict[str, str | None], float]] = []
     latest = batch.latest
-    row = buffer.row
-    columns: dict[str, Any] = {"value": None}
+    meta_of: list[int] = []
+    values: list[float] = []
+    timestamps: list[float] = []
+    add_meta = meta_of.append
+    add_value = values.append
+    add_timestamp = timestamps.append
+    nan = math.nan
+    isfinite = math.isfinite
     for reading in readings:
         entity_id = reading[0]
         if len(reading) == 4:
@@ -129,36 +131,80 @@ def serialise_readings(
         timestamp = reading[2]
         latest[entity_id] = (raw, timestamp, attributes)
         key = (entity_id, id(attributes))
-        found = meta.get(key)
-        if found is None:
-            found = meta[key] = _symbols(entity_id, attributes, source)
-        symbols, factor = found
+        index = meta_index.get(key)
+        if index is None:
+            index = meta_index[key] = len(metas)
+            metas.append(_symbols(entity_id, attributes, source))
         if raw in _NO_VALUE:
-            columns["value"] = None
+            value = nan
         else:
-            value = _number(raw)
-            if value is None:
+            try:
+                value = float(raw)
+            except ValueError:
                 batch.skipped += 1
                 continue
-            columns["value"] = value * factor if factor != 1.0 else value
-        # The microsecond of HA's last_updated: rounded the way datetime does it.
-        fraction, whole = modf(timestamp)
-        row(
-            READINGS_TABLE,
-            symbols=symbols,
-            columns=columns,
-            at=TimestampNanos((int(whole) * 1_000_000 + round(fraction * 1e6)) * 1000),
+            if not isfinite(value):
+                batch.skipped += 1
+                continue
+        add_meta(index)
+        add_value(value)
+        add_timestamp(timestamp)
+    if values:
+        _write_frame(
+            batch, source_columns(metas, meta_of), values, timestamps, max_rows
         )
-        rows_in_buffer += 1
-        if rows_in_buffer >= max_rows:
-            batch.payloads.append((bytes(buffer), rows_in_buffer))
-            batch.rows += rows_in_buffer
-            buffer.clear()  # type: ignore[no-untyped-call]
-            rows_in_buffer = 0
-    if rows_in_buffer:
-        batch.payloads.append((bytes(buffer), rows_in_buffer))
-        batch.rows += rows_in_buffer
     return batch
+
+
+def source_columns(
+    metas: list[tuple[dict[str, str | None], float]], meta_of: list[int]
+) -> tuple[dict[str, Any], Any]:
+    """Return the symbol columns and each row's conversion factor."""
+    which = np.fromiter(meta_of, dtype=np.intp, count=len(meta_of))
+    used = np.bincount(which, minlength=len(metas)) > 0
+    columns: dict[str, Any] = {}
+    for name in _SYMBOLS:
+        names = [m[0][name] for m in metas]
+        # A column of None only has no type the client accepts; leave it out.
+        if all(n is None for n, u in zip(names, used, strict=True) if u):
+            continue
+        per_meta = np.empty(len(metas), dtype=object)
+        per_meta[:] = names
+        columns[name] = per_meta[which]
+    factors = np.fromiter((m[1] for m in metas), dtype=np.float64, count=len(metas))
+    return columns, factors[which]
+
+
+def _write_frame(
+    batch: Batch,
+    symbols: tuple[dict[str, Any], Any],
+    values: list[float],
+    timestamps: list[float],
+    max_rows: int,
+) -> None:
+    """Write the rows with the client's DataFrame path, at most `max_rows` a payload."""
+    rows = len(values)
+    columns, factors = symbols
+    columns["value"] = np.fromiter(values, dtype=np.float64, count=rows) * factors
+    # The microsecond of HA's last_updated, rounded the way datetime does it
+    # (modf, then round half to even, as Python's round()).
+    fraction, whole = np.modf(np.fromiter(timestamps, dtype=np.float64, count=rows))
+    nanos = (
+        whole.astype(np.int64) * 1_000_000 + np.round(fraction * 1e6).astype(np.int64)
+    ) * 1000
+    columns["ts"] = nanos.view("datetime64[ns]")
+    frame = pd.DataFrame(columns, copy=False)
+    for offset in range(0, rows, max_rows):
+        part = frame.iloc[offset : offset + max_rows]
+        buffer = _new_buffer()
+        buffer.dataframe(
+            part,
+            table_name=READINGS_TABLE,
+            symbols=[name for name in _SYMBOLS if name in columns],
+            at="ts",
+        )
+        batch.payloads.append((bytes(buffer), len(part)))
+    batch.rows = rows
 
 
 def serialise_statistics(
