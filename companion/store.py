@@ -566,10 +566,21 @@ def _readings_prefix(
     return f"{R}{symbols} value="
 
 
-def _stamp_micros(stamp: float) -> int:
-    """Epoch seconds to microseconds, rounded as datetime.fromtimestamp rounds."""
-    fraction, whole = math.modf(stamp)
-    return int(whole) * 1_000_000 + round(fraction * 1e6)
+def _series(
+    entity_id: str, attributes: Mapping[str, Any], source: str
+) -> tuple[str, float]:
+    """The ILP line prefix of a series and the factor to its stored unit."""
+    device_class = attributes.get("device_class")
+    unit = attributes.get("unit_of_measurement")
+    conversion = units.conversion_for(device_class, unit)
+    prefix = _readings_prefix(
+        entity_id,
+        unit if conversion is None else conversion.unit,
+        device_class,
+        attributes.get("state_class"),
+        source,
+    )
+    return prefix, 1.0 if conversion is None else conversion.factor
 
 
 def _history_lines(
@@ -581,37 +592,24 @@ def _history_lines(
     """ILP lines of HA's compressed history within [lower, upper) µs; numbers only."""
     lines: list[str] = []
     append = lines.append
-    isfinite = math.isfinite
+    modf = math.modf
     for entity_id, states in history.items():
         attributes: Mapping[str, Any] = {}
-        prefix = ""
-        factor = 1.0
+        prefix, factor = "", 1.0
         for item in states:
-            changed = item.get("a")
-            if changed or not prefix:
-                attributes = changed or attributes
-                device_class = attributes.get("device_class")
-                unit = attributes.get("unit_of_measurement")
-                conversion = units.conversion_for(device_class, unit)
-                factor = 1.0 if conversion is None else conversion.factor
-                prefix = _readings_prefix(
-                    entity_id,
-                    unit if conversion is None else conversion.unit,
-                    device_class,
-                    attributes.get("state_class"),
-                    source,
-                )
-            stamp = item.get("lu", item.get("lc"))
+            if "a" in item or not prefix:
+                attributes = item.get("a") or attributes
+                prefix, factor = _series(entity_id, attributes, source)
             try:
-                value = float(item.get("s"))  # type: ignore[arg-type]
-                micros = _stamp_micros(float(stamp))
-            except (TypeError, ValueError):
+                value = float(item["s"]) * factor
+                # Rounded to µs as datetime.fromtimestamp rounds (the live path's keys).
+                fraction, whole = modf(item.get("lu") or item["lc"])
+            except (KeyError, TypeError, ValueError):
                 continue  # unknown / unavailable are not numbers
-            if not isfinite(value) or not lower <= micros < upper:
-                continue
-            if factor != 1.0:
-                value *= factor
-            append(f"{prefix}{value!r} {micros}000\n")
+            micros = int(whole) * 1_000_000 + round(fraction * 1e6)
+            # value - value is 0.0 only for finite numbers.
+            if lower <= micros < upper and value - value == 0.0:
+                append(f"{prefix}{value!r} {micros}000\n")
     return lines
 
 
