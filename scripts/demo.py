@@ -78,6 +78,8 @@ def main() -> int:
             f"[demo] Energy Tracker set up through HA's config flow (entry {entry_id})",
             flush=True,
         )
+        # The Configure dialog's sidebar option: the dashboard as HA's "Energy" panel.
+        stack.set_integration_options(entry_id, dashboard_url=f"{stack.companion_url}/")
         status = stack.start_companion()
         print(
             "\n".join(
@@ -85,7 +87,7 @@ def main() -> int:
                     "",
                     "Energy Tracker demo is running:",
                     f"  Home Assistant  {stack.hass.url}   (user 'owner'; token in {stack.hass.config_dir}/.energy_tracker_token)",
-                    f"  Dashboard       {stack.companion_url}/",
+                    f"  Dashboard       {stack.companion_url}/   (also HA's sidebar: Energy, {stack.hass.url}/energy-tracker)",
                     f"  API status      {stack.companion_url}/api/status -> {json.dumps(status.get('databases'))}",
                     f"  QuestDB         {stack.questdb_url}",
                     f"  MongoDB         {stack.mongodb_uri}",

@@ -60,6 +60,10 @@ class StackPorts:
         }
 
 
+class HTTPStatusError(OSError):
+    """A loopback HTTP request was answered with an error status (the body says why)."""
+
+
 def http_json(
     url: str,
     *,
@@ -74,8 +78,13 @@ def http_json(
         headers["Authorization"] = f"Bearer {token}"
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, headers=headers, method=method)  # noqa: S310
-    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - loopback
-        raw = response.read()
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - loopback
+            raw = response.read()
+    except urllib.error.HTTPError as err:
+        raise HTTPStatusError(
+            f"{method} {url} -> {err.code}: {err.read()[:500]!r}"
+        ) from None
     return json.loads(raw) if raw else None
 
 
@@ -185,6 +194,31 @@ class Stack:
             )
             return str(entries[0]["entry_id"])
         raise HomeAssistantError(f"the config flow did not create an entry: {flow}")
+
+    def set_integration_options(self, entry_id: str, **options: Any) -> dict[str, Any]:
+        """Change the entry's options through HA's options-flow API (as the Configure dialog does)."""
+        flow = self.ha_api(
+            "POST", "/api/config/config_entries/options/flow", {"handler": entry_id}
+        )
+        if flow["type"] != "form":
+            raise HomeAssistantError(f"the options flow did not open: {flow}")
+        # Submit the form as a user would: every field as shown, with the changes made.
+        shown: dict[str, Any] = {}
+        for field_schema in flow.get("data_schema", []):
+            value = field_schema.get(
+                "default",
+                (field_schema.get("description") or {}).get("suggested_value"),
+            )
+            if value is not None:
+                shown[field_schema["name"]] = value
+        result: dict[str, Any] = self.ha_api(
+            "POST",
+            f"/api/config/config_entries/options/flow/{flow['flow_id']}",
+            {**shown, **options},
+        )
+        if result["type"] != "create_entry":
+            raise HomeAssistantError(f"the options flow refused {options}: {result}")
+        return result
 
     def restart_home_assistant(self) -> None:
         """Stop HA gracefully and start it again on the same configuration."""

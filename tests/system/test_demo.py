@@ -9,12 +9,14 @@ import signal
 import subprocess
 import sys
 import time
+from typing import Any
 import urllib.error
 import urllib.request
 
 import pytest
 
 from tests.servers import REPO
+from tools.hass_runner import HomeAssistantProcess
 
 # Ports of their own, so the demo's `services stop` never touches the suite's servers.
 PORTS = {
@@ -32,6 +34,13 @@ def _get(url: str) -> tuple[int, bytes]:
             return response.status, response.read()
     except urllib.error.HTTPError as err:
         return err.code, err.read()
+
+
+def _ha_websocket(port: str, token: str, command: dict[str, Any]) -> Any:
+    runner = HomeAssistantProcess(
+        config_dir=Path("/nonexistent"), port=int(port), token=token
+    )
+    return runner.websocket_command(command)
 
 
 def _pids_listening(port: str) -> str:
@@ -74,6 +83,17 @@ def test_make_demo_starts_everything_and_ctrl_c_stops_it(
         assert status == 200
         databases = json.loads(body)["databases"]
         assert databases == {"questdb": "connected", "mongodb": "connected"}
+
+        # HA's sidebar shows the Energy panel: the dashboard in an iframe.
+        token = (
+            tmp_path / "run" / "demo" / "homeassistant" / ".energy_tracker_token"
+        ).read_text()
+        panels = _ha_websocket(PORTS["HA_PORT"], token, {"type": "get_panels"})
+        assert panels["energy-tracker"]["title"] == "Energy"
+        assert (
+            panels["energy-tracker"]["config"]["url"]
+            == f"http://127.0.0.1:{PORTS['COMPANION_PORT']}/"
+        )
 
         # Live data: the demo's sensors change every 5 s and reach QuestDB through the
         # integration (set up through HA's config flow), and the companion serves them.
