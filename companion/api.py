@@ -497,12 +497,12 @@ async def _start_job(request: Request, kind: str) -> JSON:
         job_id = await jobs.submit(
             kind, params, lambda: jobs.backfill(entity_ids, start, end)
         )
-    base = request.scope.get("root_path", "")
     return JSON(
         {
             "job_id": job_id,
             "status": "queued",
-            "status_url": f"{base}/api/jobs/{job_id}",
+            # The path as the client reaches it (base path and /api mount included).
+            "status_url": str(request.url_for("job", job_id=job_id).path),
         },
         status_code=202,
     )
@@ -718,7 +718,7 @@ def api_routes() -> list[BaseRoute]:
         Route("/statistics/{entity_id}", statistics, methods=["GET"]),
         Route("/readings/{entity_id}", readings, methods=["GET"]),
         Route("/backfill", backfill, methods=["POST"]),
-        Route("/jobs/{job_id}", job, methods=["GET"]),
+        Route("/jobs/{job_id}", job, methods=["GET"], name="job"),
         Route("/sync-log", sync_log, methods=["GET"]),
         Route("/settings", settings, methods=["GET"]),
         Route("/settings/home-assistant", save_home_assistant, methods=["POST"]),

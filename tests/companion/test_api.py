@@ -445,9 +445,10 @@ async def test_statistics_sync_job_runs_in_background(
     )
     assert response.status_code == 202
     job_id = response.json()["job_id"]
+    assert response.json()["status_url"] == f"/api/jobs/{job_id}"
     status: dict[str, Any] = {}
     for _ in range(100):
-        status = (await companion.http.get(f"/api/jobs/{job_id}")).json()
+        status = (await companion.http.get(response.json()["status_url"])).json()
         if status["status"] in ("succeeded", "failed"):
             break
         await asyncio.sleep(0.05)

@@ -395,7 +395,7 @@ def test_faults_lose_nothing_and_double_nothing(stack: Stack) -> None:
     finished: dict[str, Any] = {}
 
     def job_finished() -> bool:
-        finished.update(http_json(f"{stack.companion_url}/api/jobs/{job['job_id']}"))
+        finished.update(http_json(f"{stack.companion_url}{job['status_url']}"))
         return finished.get("status") not in ("queued", "running")
 
     _wait("statistics sync job", job_finished, 120)
