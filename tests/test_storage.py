@@ -65,6 +65,10 @@ async def test_questdb_schema_is_created_idempotently(servers: Servers) -> None:
         )
     }
     assert readings_keys == {"ts", "entity_id"}
+    views = questdb_rows(
+        servers, "select view_name, base_table_name from materialized_views()"
+    )
+    assert ["energy_readings_15m", "energy_readings"] in views
     assert statistics_keys == {"ts", "entity_id", "period"}
 
 
@@ -183,3 +187,40 @@ async def test_mongodb_indexes_are_created_idempotently(
     finally:
         await mongo.client.drop_database(mongodb_database_name)
         await mongo.close()
+
+
+async def test_15_minute_view_follows_the_readings(
+    servers: Servers, entity_suffix: str
+) -> None:
+    """The materialized view counts each 15 minutes' readings and keeps first/last/min/max."""
+    questdb = QuestDB(_config(servers))
+    await questdb.ensure_schema()
+    await questdb.close()
+    entity_id = f"sensor.view_{entity_suffix}"
+    start = datetime(2026, 2, 1, 10, 0, tzinfo=UTC)
+    values = [float(n) for n in range(40)]  # one a minute: 15 + 15 + 10
+
+    def send() -> None:
+        with Sender(Protocol.Http, "127.0.0.1", servers.questdb_http_port) as sender:
+            for minute, value in enumerate(values):
+                sender.row(
+                    schema.READINGS_TABLE,
+                    symbols={"entity_id": entity_id, "source": schema.SOURCE_LIVE},
+                    columns={"value": value},
+                    at=TimestampNanos(
+                        int((start + timedelta(minutes=minute)).timestamp() * 1e9)
+                    ),
+                )
+
+    await asyncio.to_thread(send)
+    rows = await wait_for_rows(
+        servers,
+        "select ts, readings, first_value, last_value, min_value, max_value "
+        f"from {schema.READINGS_15M_VIEW} where entity_id = '{entity_id}' order by ts",
+        3,
+    )
+    assert [list(row) for row in rows] == [
+        ["2026-02-01T10:00:00.000000Z", 15, 0.0, 14.0, 0.0, 14.0],
+        ["2026-02-01T10:15:00.000000Z", 15, 15.0, 29.0, 15.0, 29.0],
+        ["2026-02-01T10:30:00.000000Z", 10, 30.0, 39.0, 30.0, 39.0],
+    ]
