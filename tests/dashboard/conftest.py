@@ -242,11 +242,15 @@ class Tab:
         assert self.errors == [], "console errors:\n" + "\n".join(self.errors)
 
     def screenshot(self, name: str, *, keep: bool = False) -> Path:
-        """Write a full-page screenshot to test-artifacts/ (and docs/ when `keep`)."""
+        """Write a full-page screenshot to test-artifacts/.
+
+        With `keep` and ENERGY_TRACKER_UPDATE_DOCS=1 it also replaces the README's copy
+        in docs/screenshots/; a plain test run never changes tracked files.
+        """
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         path = ARTIFACTS / f"{name}.png"
         self.page.screenshot(path=str(path), full_page=True)
-        if keep:
+        if keep and os.environ.get("ENERGY_TRACKER_UPDATE_DOCS") == "1":
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, SCREENSHOTS / f"{name}.png")
         return path
