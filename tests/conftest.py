@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 import os
+from pathlib import Path
 import subprocess
 import uuid
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 import pytest
+import pytest_socket  # type: ignore[import-untyped]
 
 # Import the integration before the `hass` fixture runs: otherwise the test plugin
 # mounts its own `custom_components` package and ours is never found.
 import custom_components.energy_tracker  # noqa: F401
+from tools.hass_runner import HomeAssistantProcess
 
-from .servers import SERVICES_SCRIPT, Servers
+from .ha import HomeAssistant
+from .servers import SERVICES_SCRIPT, Servers, free_port
 
 
 def _services(*args: str) -> subprocess.CompletedProcess[str]:
@@ -79,3 +83,23 @@ async def mongo_db(
 def entity_suffix() -> str:
     """A unique suffix for entity ids, so tests sharing QuestDB tables never collide."""
     return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture(scope="session")
+def home_assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HomeAssistant]:
+    """Start one real HA process for the whole session (it takes several seconds)."""
+    config_dir: Path = tmp_path_factory.mktemp("hass")
+    # Session fixtures run while pytest-socket blocks sockets: allow them for start-up.
+    pytest_socket.enable_socket()
+    port = int(os.environ.get("ENERGY_TRACKER_TEST_HA_PORT", "0")) or free_port()
+    process = HomeAssistantProcess(config_dir, port)
+    try:
+        token = process.start()
+    except Exception as err:  # noqa: BLE001 - reported as a test failure
+        process.stop()
+        pytest.fail(f"Home Assistant did not start: {err}", pytrace=False)
+    finally:
+        pytest_socket.socket_allow_hosts(["127.0.0.1"])
+        pytest_socket.disable_socket(allow_unix_socket=True)
+    yield HomeAssistant(process, token)
+    process.stop()

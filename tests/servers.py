@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import json
 import os
 from pathlib import Path
+import socket
 import time
 from typing import Any
 import urllib.error
@@ -84,3 +85,11 @@ async def wait_for_rows(
     raise AssertionError(
         f"expected {expected} rows from {sql!r} within {timeout}s, got {len(rows)}"
     )
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now (several test runs may share the host)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port

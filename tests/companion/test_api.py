@@ -10,9 +10,10 @@ import httpx
 
 from companion.shared import schema
 from companion.store import Reading
+from tests.ha import HomeAssistant
 from tests.servers import Servers, wait_for_rows
 
-from .conftest import Companion, HomeAssistant, companion_config, run_companion
+from .conftest import Companion, companion_config, run_companion
 
 
 async def add_entity(

@@ -8,9 +8,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from companion.ha_client import HAClient
+from tests.ha import HomeAssistant
 from tests.servers import Servers, wait_for_rows
 
-from .conftest import Companion, HomeAssistant
+from .conftest import Companion
 from .test_api import add_entity, write
 
 ZONE = ZoneInfo("Europe/Amsterdam")  # HA's time zone in the test config

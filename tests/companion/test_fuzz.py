@@ -18,9 +18,8 @@ import schemathesis
 from schemathesis.checks import not_a_server_error
 from schemathesis.schemas import BaseSchema
 
-from tests.servers import REPO, Servers
-
-from .conftest import HomeAssistant, free_port
+from tests.ha import HomeAssistant
+from tests.servers import REPO, Servers, free_port
 
 
 @pytest.fixture(scope="module")

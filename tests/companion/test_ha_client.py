@@ -14,8 +14,9 @@ from companion.ha_client import (
     check_connection,
     websocket_url,
 )
+from tests.ha import HomeAssistant
 
-from .conftest import HomeAssistant, hour
+from .conftest import hour
 
 ENERGY_ATTRS = {
     "unit_of_measurement": "kWh",

@@ -10,9 +10,10 @@ import pytest
 from companion.ha_client import HAClient
 from companion.jobs import GAPS, Jobs
 from companion.shared import schema
+from tests.ha import HomeAssistant
 from tests.servers import Servers, questdb_rows, wait_for_rows
 
-from .conftest import Companion, HomeAssistant, hour
+from .conftest import Companion, hour
 from .test_api import add_entity
 
 ENERGY = {

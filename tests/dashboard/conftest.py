@@ -31,10 +31,8 @@ from playwright.sync_api import (
     sync_playwright,
 )
 import pytest
-import pytest_socket  # type: ignore[import-untyped]
 
 from tests.servers import REPO, Servers
-from tools.hass_runner import HomeAssistantProcess
 
 from .seed import drop_database
 
@@ -49,7 +47,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 COMPANION_PORT = int(os.environ.get("ENERGY_TRACKER_TEST_COMPANION_PORT", "8299"))
-HA_PORT = int(os.environ.get("ENERGY_TRACKER_TEST_DASHBOARD_HA_PORT", "8323"))
 ARTIFACTS = REPO / "test-artifacts" / "dashboard"
 SCREENSHOTS = REPO / "docs" / "screenshots"
 DESKTOP = {"width": 1280, "height": 900}
@@ -301,29 +298,3 @@ def tab(browser: Browser) -> Iterator[Tab]:
     finally:
         with contextlib.suppress(PlaywrightError):
             opened.context.close()
-
-
-@dataclass(frozen=True, slots=True)
-class HomeAssistant:
-    """The real HA process of the dashboard tests."""
-
-    process: HomeAssistantProcess
-    token: str = field(repr=False)
-
-
-@pytest.fixture(scope="session")
-def home_assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HomeAssistant]:
-    """A real Home Assistant for discovery (started once; takes several seconds)."""
-    process = HomeAssistantProcess(tmp_path_factory.mktemp("hass-dashboard"), HA_PORT)
-    # Session fixtures run while pytest-socket blocks sockets: allow them for start-up.
-    pytest_socket.enable_socket()
-    try:
-        token = process.start()
-    except Exception as err:  # noqa: BLE001 - reported as a test failure
-        process.stop()
-        pytest.fail(f"Home Assistant did not start: {err}", pytrace=False)
-    finally:
-        pytest_socket.socket_allow_hosts(["127.0.0.1"])
-        pytest_socket.disable_socket(allow_unix_socket=True)
-    yield HomeAssistant(process, token)
-    process.stop()

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from playwright.sync_api import Browser, Page, expect
 import pytest
 
+from tests.ha import HomeAssistant
 from tests.servers import Servers
 
 from .conftest import (
@@ -20,7 +21,6 @@ from .conftest import (
     DESKTOP,
     PHONE,
     Companion,
-    HomeAssistant,
     Tab,
     open_tab,
     start_companion,
