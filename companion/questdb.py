@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterable
 from typing import Any
 
 import aiohttp
@@ -99,8 +100,12 @@ class QuestDB:
         inner = body[start + 1 : end - 1] if count else b""
         return inner.replace(b"],[", b","), count
 
-    async def write_ilp(self, body: bytes) -> None:
-        """Post InfluxDB line protocol to HTTP /write (one request is one transaction)."""
+    async def write_ilp(self, body: bytes | AsyncIterable[bytes]) -> None:
+        """Post InfluxDB line protocol to HTTP /write (one request is one transaction).
+
+        An async iterable body is streamed (chunked): QuestDB parses a piece while
+        the next one is produced.
+        """
         try:
             async with self._session().post(
                 f"{self.http_url}/write",

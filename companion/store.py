@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping, Sequence
+import contextlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 import functools
@@ -19,6 +20,7 @@ import re
 from typing import Any, Final
 from zoneinfo import ZoneInfo, available_timezones
 
+import numpy as np
 import orjson
 
 from .config import CompanionConfig
@@ -31,6 +33,12 @@ S: Final = schema.STATISTICS_TABLE
 # SAMPLE BY strides per statistics period (fixed literals, never user text).
 # Lines per ILP request (about 10 MB of text).
 ILP_CHUNK_LINES: Final = 100_000
+# The backfill's first request of a call: small, so that sending starts early.
+ILP_FIRST_CHUNK_LINES: Final = 10_000
+# The backfill's most states in one request (one transaction), streamed in chunks.
+ILP_REQUEST_LINES: Final = 2_000_000
+# HA's states that are never numbers (parsed as NaN, then dropped).
+_NOT_NUMBERS: Final = frozenset({"unavailable", "unknown", "", "None", "none"})
 _FIXED_STRIDE_MICROS: Final = {"5minute": 300_000_000, "hour": 3_600_000_000}
 _MAX_FALLBACK_SPANS: Final = 4
 _STRIDE: Final = {"5minute": "5m", "hour": "1h", "day": "1d", "month": "1M"}
@@ -39,8 +47,11 @@ CUMULATIVE_CLASSES: Final = frozenset({"total", "total_increasing"})
 # What may be formatted into SQL text for the /exec fast path, and what its JSON
 # columns may hold (numbers or null; plain quoted words or null).
 _SAFE_ENTITY_ID = re.compile(r"^[a-z0-9_]{1,64}\.[a-z0-9_]{1,191}$")
-_NUMBERS = re.compile(rb"[-+0-9.,Enul]*")
-_QUOTED_WORDS = re.compile(rb'[A-Za-z0-9_",]*')
+# (bytes.translate deletes them: what is left over is not allowed; ~1 ms a MB.)
+_NUMBER_BYTES: Final = b"-+0123456789.,Enul"
+_QUOTED_WORD_BYTES: Final = (
+    b'"_,0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'
+)
 
 
 @functools.cache
@@ -169,10 +180,14 @@ class Store:
     ) -> ReadingColumns:
         """Raw readings as columns (ts in epoch ms), newest first: the fast path for charts.
 
-        Each column comes from its own /exec query as QuestDB's JSON, joined without
-        parsing (decoding 86,400 rows in Python costs several times more). The three
-        queries run at once; when a concurrent write makes them disagree (row counts
-        differ, or the limit cut the window) the PG-wire path answers instead.
+        The ts and value columns each come from their own /exec query as QuestDB's
+        JSON, joined without parsing (decoding 86,400 rows in Python costs several
+        times more). The source column is nearly always one value for the whole
+        window: a third query counts the rows per source, and a single source is
+        repeated here instead of being serialised 86,400 times by QuestDB; only a
+        window that mixes sources fetches it row by row. The queries run at once;
+        when a concurrent write makes them disagree (row counts differ, or the
+        limit cut the window) the PG-wire path answers instead.
         """
         if _SAFE_ENTITY_ID.match(entity_id):
             where = (
@@ -180,19 +195,21 @@ class Store:
                 f"AND ts >= '{_iso_micros(since)}' AND ts < '{_iso_micros(until)}' "
                 f"ORDER BY ts DESC LIMIT {int(limit)}"
             )
-            (ts, n_ts), (value, n_value), (source, n_source) = await asyncio.gather(
+            (ts, n_ts), (value, n_value), per_source = await asyncio.gather(
                 self.questdb.fetch_column_json(
                     f"SELECT cast(ts AS long) / 1000 {where}"
                 ),
                 self.questdb.fetch_column_json(f"SELECT value {where}"),
-                self.questdb.fetch_column_json(f"SELECT source {where}"),
+                self.questdb.execute(
+                    f"SELECT source, count() FROM (SELECT source {where})"
+                ),
             )
+            source = await self._source_column(where, per_source["dataset"], n_ts)
             if (
-                n_ts == n_value == n_source
-                and n_ts < limit
-                and _NUMBERS.fullmatch(ts)
-                and _NUMBERS.fullmatch(value)
-                and _QUOTED_WORDS.fullmatch(source)
+                source is not None
+                and n_ts == n_value < limit
+                and not ts.translate(None, _NUMBER_BYTES)
+                and not value.translate(None, _NUMBER_BYTES)
             ):
                 return ReadingColumns(n_ts, ts, value, source)
         rows = await self.questdb.fetch(
@@ -208,6 +225,25 @@ class Store:
         columns = zip(*rows, strict=True)
         ts, value, source = (orjson.dumps(list(column))[1:-1] for column in columns)
         return ReadingColumns(len(rows), ts, value, source)
+
+    async def _source_column(
+        self, where: str, per_source: Sequence[Sequence[Any]], count: int
+    ) -> bytes | None:
+        """The source column (inside of a JSON array) of `count` rows; None if unsure."""
+        if not per_source:
+            return b"" if count == 0 else None
+        if len(per_source) == 1:
+            name, rows = per_source[0]
+            if rows != count or not isinstance(name, str):
+                return None
+            # orjson escapes the name; repeated without a trailing comma.
+            return b",".join((orjson.dumps(name),) * count) if count else b""
+        source, n_source = await self.questdb.fetch_column_json(
+            f"SELECT source {where}"
+        )
+        if n_source != count or source.translate(None, _QUOTED_WORD_BYTES):
+            return None
+        return source
 
     async def statistics(
         self,
@@ -489,12 +525,26 @@ class Store:
         """Write HA's compressed history (s, a, lu/lc) of [lower, upper) as readings.
 
         The backfill's hot path: no object per row, units converted per series.
+        One request (one transaction) per ILP_REQUEST_LINES states, streamed in
+        pieces of about ILP_CHUNK_LINES: the next piece is converted (in a thread)
+        while QuestDB parses the previous one. Few, large transactions keep
+        QuestDB's work low: each one merges into the day partitions it touches and
+        triggers an incremental refresh of the 15-minute view over them.
         """
-        lines = await asyncio.to_thread(
-            _history_lines, history, _micros(lower), _micros(upper), source
-        )
-        await self._post_lines(lines)
-        return len(lines)
+        groups = _history_groups(history, ILP_FIRST_CHUNK_LINES, ILP_CHUNK_LINES)
+        if not groups:
+            return 0
+        await self.questdb.ensure_schema()
+        low, high = _micros(lower), _micros(upper)
+        total = 0
+        for request in _requests(history, groups, ILP_REQUEST_LINES):
+            stream = _HistoryStream(history, request, low, high, source)
+            try:
+                await self.questdb.write_ilp(stream)
+            finally:
+                await stream.close()
+            total += stream.rows
+        return total
 
     async def write_statistics(self, rows: Iterable[StatisticRow]) -> int:
         """Write statistics rows; returns how many rows were sent."""
@@ -583,34 +633,207 @@ def _series(
     return prefix, 1.0 if conversion is None else conversion.factor
 
 
-def _history_lines(
+def _history_groups(
+    history: Mapping[str, Sequence[Mapping[str, Any]]], first: int, rest: int
+) -> list[list[str]]:
+    """Entity ids in groups of about `first`, then `rest` states (one request each).
+
+    A small first group starts the first request early; while it is sent the next,
+    larger group is converted.
+    """
+    groups: list[list[str]] = []
+    size = limit = first
+    for entity_id, states in history.items():
+        if size >= limit:
+            limit = first if not groups else rest
+            groups.append([])
+            size = 0
+        groups[-1].append(entity_id)
+        size += len(states)
+    return groups
+
+
+def _requests(
     history: Mapping[str, Sequence[Mapping[str, Any]]],
+    groups: list[list[str]],
+    max_lines: int,
+) -> list[list[list[str]]]:
+    """Groups in requests of at most about `max_lines` states."""
+    requests: list[list[list[str]]] = []
+    size = max_lines
+    for group in groups:
+        if size >= max_lines:
+            requests.append([])
+            size = 0
+        requests[-1].append(group)
+        size += sum(len(history[entity_id]) for entity_id in group)
+    return requests
+
+
+class _HistoryStream:
+    """The ILP text of some groups as an async iterator of pieces (one request body).
+
+    The next group is converted in a thread while the current piece is sent.
+    """
+
+    def __init__(
+        self,
+        history: Mapping[str, Sequence[Mapping[str, Any]]],
+        groups: list[list[str]],
+        lower: int,
+        upper: int,
+        source: str,
+    ) -> None:
+        self._convert = functools.partial(
+            _history_body, history, lower=lower, upper=upper, source=source
+        )
+        self._groups = groups
+        self._next = 0
+        self._pending: asyncio.Future[tuple[bytes, int]] | None = None
+        self.rows = 0
+
+    def _start(self) -> None:
+        if self._next < len(self._groups):
+            group = self._groups[self._next]
+            self._next += 1
+            self._pending = asyncio.ensure_future(
+                asyncio.to_thread(self._convert, group)
+            )
+        else:
+            self._pending = None
+
+    def __aiter__(self) -> _HistoryStream:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._pending is None and self._next == 0:
+            self._start()
+        while self._pending is not None:
+            body, rows = await self._pending
+            self._start()
+            self.rows += rows
+            if body:
+                return body
+        raise StopAsyncIteration
+
+    async def close(self) -> None:
+        """Wait for a conversion still running (a failed request)."""
+        if self._pending is not None:
+            with contextlib.suppress(Exception):
+                await self._pending
+            self._pending = None
+
+
+def _history_body(
+    history: Mapping[str, Sequence[Mapping[str, Any]]],
+    entity_ids: Sequence[str],
     lower: int,
     upper: int,
     source: str,
-) -> list[str]:
-    """ILP lines of HA's compressed history within [lower, upper) µs; numbers only."""
+) -> tuple[bytes, int]:
+    """ILP text of HA's compressed history within [lower, upper) µs, and its rows.
+
+    A series is cut into runs at every attribute change ("a"); each run is
+    converted with numpy (no Python object per row), see `_run_text`.
+    """
+    parts: list[bytes] = []
+    rows = 0
+    for entity_id in entity_ids:
+        states = history[entity_id]
+        if not states:
+            continue
+        starts = [index for index, item in enumerate(states) if "a" in item]
+        if not starts or starts[0]:
+            starts.insert(0, 0)
+        attributes: Mapping[str, Any] = {}
+        for begin, end in zip(starts, [*starts[1:], len(states)], strict=True):
+            attributes = states[begin].get("a") or attributes
+            prefix, factor = _series(entity_id, attributes, source)
+            text, count = _run_text(prefix, factor, states[begin:end], lower, upper)
+            parts.append(text)
+            rows += count
+    return b"".join(parts), rows
+
+
+def _run_text(
+    prefix: str,
+    factor: float,
+    run: Sequence[Mapping[str, Any]],
+    lower: int,
+    upper: int,
+) -> tuple[bytes, int]:
+    """ILP lines of one run of states sharing a prefix; numbers only.
+
+    The states are parsed by numpy in one call, converted, filtered and printed by
+    orjson (shortest round-trip floats, like repr), then interleaved with the
+    prefix by list slicing. A run numpy cannot take whole (a missing key, an odd
+    type) goes through `_run_lines`, row by row, which defines the semantics.
+    """
+    try:
+        stamps = np.array([item.get("lu") or item["lc"] for item in run])
+        texts = [item["s"] for item in run]
+    except (KeyError, TypeError):
+        return _run_lines(prefix, factor, run, lower, upper)
+    if stamps.dtype.kind not in "fiu":
+        return _run_lines(prefix, factor, run, lower, upper)
+    try:
+        values = np.array(texts, dtype=np.float64)
+    except (TypeError, ValueError):
+        try:  # unknown / unavailable are not numbers: dropped as NaN below
+            values = np.array(
+                ["nan" if text in _NOT_NUMBERS else text for text in texts],
+                dtype=np.float64,
+            )
+        except (TypeError, ValueError):
+            return _run_lines(prefix, factor, run, lower, upper)
+    values = values * factor
+    stamps = stamps.astype(np.float64)
+    # Seconds well outside the window are dropped before the int64 conversion.
+    near = (stamps > lower / 1e6 - 1.0) & (stamps < upper / 1e6 + 1.0)
+    near &= np.isfinite(values)
+    fraction, whole = np.modf(stamps[near])
+    values = values[near]
+    # Rounded to µs as datetime.fromtimestamp rounds, half to even (the live path's keys).
+    micros = whole.astype(np.int64) * 1_000_000 + np.rint(fraction * 1e6).astype(
+        np.int64
+    )
+    inside = (micros >= lower) & (micros < upper)
+    count = int(inside.sum())
+    if not count:
+        return b"", 0
+    value_text = orjson.dumps(values[inside], option=orjson.OPT_SERIALIZE_NUMPY)
+    nanos_text = orjson.dumps(micros[inside] * 1000, option=orjson.OPT_SERIALIZE_NUMPY)
+    parts: list[bytes] = [b""] * (5 * count)
+    parts[0::5] = [prefix.encode()] * count
+    parts[1::5] = value_text[1:-1].split(b",")
+    parts[2::5] = [b" "] * count
+    parts[3::5] = nanos_text[1:-1].split(b",")
+    parts[4::5] = [b"\n"] * count
+    return b"".join(parts), count
+
+
+def _run_lines(
+    prefix: str,
+    factor: float,
+    run: Sequence[Mapping[str, Any]],
+    lower: int,
+    upper: int,
+) -> tuple[bytes, int]:
+    """`_run_text` row by row, for runs numpy cannot parse whole."""
     lines: list[str] = []
     append = lines.append
     modf = math.modf
-    for entity_id, states in history.items():
-        attributes: Mapping[str, Any] = {}
-        prefix, factor = "", 1.0
-        for item in states:
-            if "a" in item or not prefix:
-                attributes = item.get("a") or attributes
-                prefix, factor = _series(entity_id, attributes, source)
-            try:
-                value = float(item["s"]) * factor
-                # Rounded to µs as datetime.fromtimestamp rounds (the live path's keys).
-                fraction, whole = modf(item.get("lu") or item["lc"])
-            except (KeyError, TypeError, ValueError):
-                continue  # unknown / unavailable are not numbers
+    for item in run:
+        try:
+            value = float(item["s"]) * factor
+            fraction, whole = modf(item.get("lu") or item["lc"])
             micros = int(whole) * 1_000_000 + round(fraction * 1e6)
-            # value - value is 0.0 only for finite numbers.
-            if lower <= micros < upper and value - value == 0.0:
-                append(f"{prefix}{value!r} {micros}000\n")
-    return lines
+        except (KeyError, TypeError, ValueError, OverflowError):
+            continue  # unknown / unavailable are not numbers; nor is an endless time
+        # value - value is 0.0 only for finite numbers.
+        if lower <= micros < upper and value - value == 0.0:
+            append(f"{prefix}{value!r} {micros}000\n")
+    return "".join(lines).encode(), len(lines)
 
 
 def _hours_to_days(

@@ -77,6 +77,53 @@ async def test_openapi_and_unknown_routes(companion: Companion) -> None:
     assert wrong_method.status_code == 405
 
 
+async def test_readings_columns_with_mixed_sources(
+    companion: Companion, servers: Servers, entity_suffix: str
+) -> None:
+    """A window mixing live and backfilled readings: columns equal the objects."""
+    entity_id = f"sensor.api_sources_{entity_suffix}"
+    await add_entity(companion, entity_id)
+    base = datetime(2026, 3, 3, 12, tzinfo=UTC)
+    await companion.hub.store.write_readings(
+        Reading(
+            base + timedelta(seconds=i),
+            entity_id,
+            float(i),
+            "kWh",
+            "energy",
+            "total_increasing",
+            schema.SOURCE_BACKFILL if 5 <= i < 9 else schema.SOURCE_LIVE,
+        )
+        for i in range(12)
+    )
+    await wait_for_rows(
+        servers,
+        f"select ts from energy_readings where entity_id = '{entity_id}'",
+        12,
+    )
+    params = {"since": "2026-03-03T12:00:00Z", "until": "2026-03-03T13:00:00Z"}
+    objects = (
+        await companion.http.get(f"/api/readings/{entity_id}", params=params)
+    ).json()["readings"]
+    for since in ("2026-03-03T12:00:00Z", "2026-03-03T12:00:09Z"):
+        columns = (
+            await companion.http.get(
+                f"/api/readings/{entity_id}",
+                params={**params, "since": since, "format": "columns"},
+            )
+        ).json()
+        rows = [r for r in objects if r["ts"] >= since]
+        assert columns["count"] == len(rows)
+        assert columns["columns"] == {
+            "ts": [
+                int(datetime.fromisoformat(r["ts"]).timestamp() * 1000) for r in rows
+            ],
+            "value": [r["value"] for r in rows],
+            "source": [r["source"] for r in rows],
+        }
+    assert [r["source"] for r in objects].count("backfill") == 4
+
+
 async def test_readings_newest_first_bounded_and_validated(
     companion: Companion, servers: Servers, entity_suffix: str
 ) -> None:

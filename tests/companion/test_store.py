@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hypothesis import given, settings, strategies as st
 
 from companion.shared import schema
-from companion.store import Reading, StatisticRow
+from companion.store import Reading, StatisticRow, _history_body, _run_lines, _series
 from companion.sync import history_to_readings
 from tests.servers import Servers, wait_for_rows
 
@@ -91,3 +95,68 @@ async def test_statistics_and_readings_lines(
         1,
     )
     assert got == [["m³", "a b,c=d"]]
+
+
+_STATES = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.integers(-(10**20), 10**20).map(str),
+    st.sampled_from(
+        ["unavailable", "unknown", "", "None", "nan", "-inf", "1e400", " 12 ", "1_0"]
+    ),
+    st.text(max_size=4),
+)
+_ITEMS = st.fixed_dictionaries(
+    {
+        "s": _STATES,
+        "lu": st.one_of(
+            st.floats(1.7e9, 1.7e9 + 7200, allow_nan=False),
+            st.floats(allow_nan=True, allow_infinity=True),
+            st.integers(1_700_000_000, 1_700_007_200),
+        ),
+    },
+    optional={
+        "a": st.sampled_from(
+            [
+                {},
+                {"unit_of_measurement": "Wh", "device_class": "energy"},
+                {"unit_of_measurement": "kWh", "state_class": "total"},
+            ]
+        ),
+    },
+)
+
+
+def _parsed(body: bytes) -> list[tuple[bytes, float, int]]:
+    rows = []
+    for line in body.splitlines():
+        head, _, nanos = line.rpartition(b" ")
+        prefix, _, value = head.rpartition(b"=")
+        rows.append((prefix, float(value), int(nanos)))
+    return rows
+
+
+@given(states=st.lists(_ITEMS, max_size=40), drop_lu=st.booleans())
+@settings(max_examples=300, deadline=None)
+def test_history_body_equals_the_row_by_row_conversion(
+    states: list[dict[str, Any]], drop_lu: bool
+) -> None:
+    """numpy's parse, rounding and printing give the rows (and values) `float` does."""
+    if drop_lu and states:
+        # HA leaves lu out when it equals lc.
+        states[0] = {**states[0], "lc": states[0].pop("lu")}
+    lower, upper = 1_700_000_000_000_000, 1_700_003_600_000_000
+    history = {"sensor.x": states, "sensor.y": states[::-1]}
+    body, rows = _history_body(history, list(history), lower, upper, "backfill")
+    expected = b""
+    count = 0
+    for entity_id, series in history.items():
+        attributes: Mapping[str, Any] = {}
+        for index, item in enumerate(series):
+            if "a" in item or not index:
+                attributes = item.get("a") or attributes
+            prefix, factor = _series(entity_id, attributes, "backfill")
+            text, n = _run_lines(prefix, factor, [item], lower, upper)
+            expected += text
+            count += n
+    assert rows == count
+    assert _parsed(body) == _parsed(expected)
