@@ -1,7 +1,8 @@
 """The hot path: state_changed events → in-memory buffer → batched ILP writes to QuestDB.
 
-On HA's loop the filter costs one dict lookup per event and the listener one tuple
-append. Everything else (serialisation, spool files) runs in the executor, and
+On HA's loop the filter costs one dict lookup per event and the listener one list
+append of the new State (HA never mutates a State's value, attributes or
+timestamps; the recorder keeps States the same way). Everything else (serialisation, spool files) runs in the executor, and
 network I/O is awaited in background tasks.
 """
 
@@ -26,6 +27,7 @@ from homeassistant.core import (
     Event,
     EventStateChangedData,
     HomeAssistant,
+    State,
     callback,
 )
 from homeassistant.helpers import issue_registry as ir
@@ -57,7 +59,7 @@ from .const import (
     STATUS_UNAVAILABLE,
 )
 from .errors import CannotConnect, InvalidAuth, RowsRejected
-from .ilp import Reading, serialise_readings, split_lines
+from .ilp import Batch, serialise_states, split_lines
 from .mongo import MongoDocument, entity_update
 from .questdb_http import QuestDBHttp
 from .schema import (
@@ -134,9 +136,7 @@ class Forwarder:
         self.rules = TrackingRules(entry.options)
         self.stats = ForwarderStats()
         self._decisions: dict[str, bool] = {}
-        self._buffer: list[Reading] = []
-        self._listener_attributes: dict[str, Mapping[str, Any]] = {}
-        self._writer_attributes: dict[str, Mapping[str, Any]] = {}
+        self._buffer: list[State | None] = []
         self._pending_entities: dict[str, tuple[str, float, Mapping[str, Any]]] = {}
         self._first_seen: set[str] = set()
         self._wake = asyncio.Event()
@@ -169,8 +169,6 @@ class Forwarder:
         buffer = self._buffer
         wake = self._wake.set
         full = MAX_BATCH_ROWS
-        last_attributes = self._listener_attributes
-        last_attributes_get = last_attributes.get
 
         @callback
         def event_filter(data: EventStateChangedData) -> bool:
@@ -182,19 +180,9 @@ class Forwarder:
 
         @callback
         def listener(event: Event[EventStateChangedData]) -> None:
-            """Append a small tuple (attributes only when changed); wake the writer when full."""
-            state = event.data["new_state"]
-            if state is None:
-                return
-            entity_id = state.entity_id
-            attributes = state.attributes
-            if last_attributes_get(entity_id) is attributes:
-                append((entity_id, state.state, state.last_updated_timestamp))
-            else:
-                last_attributes[entity_id] = attributes
-                append(
-                    (entity_id, state.state, state.last_updated_timestamp, attributes)
-                )
+            """Append the new State (immutable); wake the writer when a batch is full."""
+            # None (the entity was removed) is dropped by the writer, off the loop.
+            append(event.data["new_state"])
             if len(buffer) >= full:
                 wake()
 
@@ -309,32 +297,65 @@ class Forwarder:
         return await asyncio.shield(self._flush())
 
     async def _flush(self) -> dict[str, int]:
-        """Take the buffer, serialise it in the executor, replay the spool, write."""
+        """Take the buffer and write it, spool replayed first; spool what fails.
+
+        A large buffer (after a burst, or a stall of the loop) is cut into batches
+        of MAX_BATCH_ROWS: the executor serialises the next batch while the
+        previous one is sent, and once QuestDB failed in this flush the rest go
+        straight to the spool.
+        """
         async with self._lock:
-            readings = self._buffer.copy()
+            states = self._buffer.copy()
             self._buffer.clear()
-            payloads: list[tuple[bytes, int]] = []
-            if readings:
-                batch = await self.hass.async_add_executor_job(
-                    serialise_readings,
-                    readings,
-                    SOURCE_LIVE,
-                    MAX_BATCH_ROWS,
-                    self._writer_attributes,
-                )
-                payloads = batch.payloads
-                stats = self.stats
-                stats.events_received += len(readings)
-                stats.states_skipped += batch.skipped
-                self._pending_entities.update(batch.latest)
-                newest = max((item[1] for item in batch.latest.values()), default=None)
-                if newest is not None:
-                    newest_at = dt_util.utc_from_timestamp(newest)
-                    if stats.last_event_at is None or newest_at > stats.last_event_at:
-                        stats.last_event_at = newest_at
-            written = await self._drain(payloads)
+            parts = [
+                states[offset : offset + MAX_BATCH_ROWS]
+                for offset in range(0, len(states), MAX_BATCH_ROWS)
+            ]
+            if not parts:
+                written = await self._drain([])
+            else:
+                written = await self._write_parts(parts)
         self._after_cycle()
         return {"rows_written": written, "spool_rows_pending": self.spool.rows}
+
+    async def _write_parts(self, parts: list[list[State | None]]) -> int:
+        """Serialise part k+1 in the executor while part k is sent."""
+        written = 0
+        done = 0
+        serialising = self.hass.async_add_executor_job(
+            serialise_states, parts[0], SOURCE_LIVE, MAX_BATCH_ROWS
+        )
+        try:
+            for index, part in enumerate(parts):
+                batch = await serialising
+                if index + 1 < len(parts):
+                    serialising = self.hass.async_add_executor_job(
+                        serialise_states, parts[index + 1], SOURCE_LIVE, MAX_BATCH_ROWS
+                    )
+                self._count(batch, len(part))
+                if index and self.stats.questdb_status != STATUS_OK:
+                    await self._spool(batch.payloads)
+                else:
+                    written += await self._drain(batch.payloads)
+                done = index + 1
+        except BaseException:
+            # Never lose what was taken: unwritten parts go back to the front of
+            # the buffer (a part that was half sent is harmless: DEDUP UPSERT KEYS).
+            self._buffer[:0] = [state for part in parts[done:] for state in part]
+            raise
+        return written
+
+    def _count(self, batch: Batch, states: int) -> None:
+        """Update the counters and the latest state per entity from one batch."""
+        stats = self.stats
+        stats.events_received += states
+        stats.states_skipped += batch.skipped
+        self._pending_entities.update(batch.latest)
+        newest = max((item[1] for item in batch.latest.values()), default=None)
+        if newest is not None:
+            newest_at = dt_util.utc_from_timestamp(newest)
+            if stats.last_event_at is None or newest_at > stats.last_event_at:
+                stats.last_event_at = newest_at
 
     async def _drain(self, payloads: list[tuple[bytes, int]]) -> int:
         """Replay the spool oldest first, then send new payloads; spool what fails."""

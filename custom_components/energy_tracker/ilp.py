@@ -6,7 +6,7 @@ file can split batches by line. These functions block: run them in an executor.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 import math
@@ -15,6 +15,7 @@ from typing import Any
 from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import State
 import numpy as np
+import numpy.typing as npt
 import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs in HA
 from questdb._client import Buffer  # questdb.ingress re-exports it but is deprecated
 
@@ -23,15 +24,8 @@ from .units import conversion_for
 
 _NO_VALUE = frozenset({STATE_UNKNOWN, STATE_UNAVAILABLE})
 _SYMBOLS = ["entity_id", "unit", "device_class", "state_class", "source"]
-_EMPTY: Mapping[str, Any] = {}
-
-
-type Reading = tuple[str, str, float] | tuple[str, str, float, Mapping[str, Any]]
-"""(entity_id, state, last_updated timestamp[, attributes]) as captured on the loop.
-
-The attributes come only when they differ from the entity's previous reading, so
-the buffer holds few GC-tracked objects; `AttributeTracker` restores them in order.
-"""
+# States parsed per C call; a slice holding a non-number is parsed one by one.
+_PARSE_SLICE = 2048
 
 
 @dataclass(slots=True)
@@ -48,13 +42,6 @@ class Batch:
 
 def _new_buffer() -> Buffer:
     return Buffer(protocol_version=1, init_buf_size=1 << 20)
-
-
-def readings_from_states(states: Iterable[State]) -> list[Reading]:
-    """Turn State objects (e.g. from the recorder) into readings with attributes."""
-    return [
-        (s.entity_id, s.state, s.last_updated_timestamp, s.attributes) for s in states
-    ]
 
 
 def _text(value: Any) -> str | None:
@@ -85,71 +72,90 @@ def _symbols(
     )
 
 
-def serialise_readings(
-    readings: Iterable[Reading],
-    source: str,
-    max_rows: int,
-    attributes_of: dict[str, Mapping[str, Any]] | None = None,
-) -> Batch:
-    """Turn readings into `energy_readings` rows.
+def _values(raws: list[str]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+    """Parse the states as numbers; return the values and which rows to skip.
 
-    `attributes_of` holds each entity's attributes as of its last reading (kept by
-    the caller across batches); a reading without attributes uses them.
-    `unknown`/`unavailable` become a row without a value (NaN, which QuestDB stores
-    as NULL), so the gap is visible; other non-numeric or non-finite states are
-    skipped and counted.
-
-    One pass in Python collects the columns; the questdb client's DataFrame path
-    (`Buffer.dataframe`) then writes the lines in C, about 4x faster than a
-    `Buffer.row` call per row.
+    `unknown`/`unavailable` become NaN (QuestDB stores NULL, so the gap is
+    visible); other non-numeric or non-finite states are skipped. The fast path
+    parses a whole slice in C and only falls back to a loop for the slices that
+    hold a state that is not a number.
     """
-    if attributes_of is None:
-        attributes_of = {}
-    batch = Batch()
-    # Per (entity, attributes object): an index into `metas`. The attributes are
-    # referenced from `attributes_of`/`readings` meanwhile, so their id() cannot be
-    # reused while this runs.
-    meta_index: dict[tuple[str, int], int] = {}
-    metas: list[tuple[dict[str, str | None], float]] = []
-    latest = batch.latest
-    meta_of: list[int] = []
-    values: list[float] = []
-    timestamps: list[float] = []
-    add_meta = meta_of.append
-    add_value = values.append
-    add_timestamp = timestamps.append
+    count = len(raws)
+    values = np.empty(count, dtype=np.float64)
+    skip = np.zeros(count, dtype=np.bool_)
     nan = math.nan
-    isfinite = math.isfinite
-    for reading in readings:
-        entity_id = reading[0]
-        if len(reading) == 4:
-            attributes = reading[3]
-            attributes_of[entity_id] = attributes
-        else:
-            attributes = attributes_of.get(entity_id, _EMPTY)
-        raw = reading[1]
-        timestamp = reading[2]
-        latest[entity_id] = (raw, timestamp, attributes)
-        key = (entity_id, id(attributes))
-        index = meta_index.get(key)
-        if index is None:
-            index = meta_index[key] = len(metas)
-            metas.append(_symbols(entity_id, attributes, source))
-        if raw in _NO_VALUE:
-            value = nan
-        else:
-            try:
-                value = float(raw)
-            except ValueError:
-                batch.skipped += 1
-                continue
-            if not isfinite(value):
-                batch.skipped += 1
-                continue
-        add_meta(index)
-        add_value(value)
-        add_timestamp(timestamp)
-    if values:
+    for offset in range(0, count, _PARSE_SLICE):
+        part = raws[offset : offset + _PARSE_SLICE]
+        try:
+            values[offset : offset + len(part)] = np.fromiter(
+                map(float, part), dtype=np.float64, count=len(part)
+            )
+        except ValueError:
+            for index, raw in enumerate(part, offset):
+                if raw in _NO_VALUE:
+                    values[index] = nan
+                    continue
+                try:
+                    values[index] = float(raw)
+                except ValueError:
+                    skip[index] = True
+    # float() accepts "nan" and "inf"; those are not readings.
+    for row in np.flatnonzero(~np.isfinite(values)):
+        if raws[row] not in _NO_VALUE:
+            skip[row] = True
+    return values, skip
+
+
+def serialise_states(
+    states: Sequence[State | None], source: str, max_rows: int
+) -> Batch:
+    """Turn State objects (captured on the loop, or from the recorder) into rows.
+
+    Column at a time: four list comprehensions take the fields, numpy and pandas
+    parse, group and convert, and the questdb client's DataFrame path
+    (`Buffer.dataframe`) writes the lines in C. Only the distinct (entity,
+    attributes object) pairs of a batch, usually one per entity, are looked at
+    one by one, to find their symbols and unit conversion.
+    """
+    batch = Batch()
+    # None: the entity was removed, nothing to write.
+    present: Sequence[State] = (
+        [state for state in states if state is not None] if None in states else states  # type: ignore[assignment]  # no None in it
+    )
+    count = len(present)
+    if not count:
+        return batch
+    entity_ids = [state.entity_id for state in present]
+    raws = [state.state for state in present]
+    timestamps = np.fromiter(
+        [state.last_updated_timestamp for state in present],
+        dtype=np.float64,
+        count=count,
+    )
+    attributes = [state.attributes for state in present]
+    entity_codes, entity_names = pd.factorize(np.array(entity_ids, dtype=object))
+    # HA reuses an entity's attributes object while they do not change, so
+    # identity groups the rows by their symbols; `states` keeps every object
+    # alive meanwhile, so no id() is reused.
+    attribute_codes, attribute_ids = pd.factorize(
+        np.fromiter(map(id, attributes), dtype=np.int64, count=count)
+    )
+    meta_of, meta_pairs = pd.factorize(
+        entity_codes.astype(np.int64) * len(attribute_ids) + attribute_codes
+    )
+    first_rows = np.unique(meta_of, return_index=True)[1].tolist()
+    metas = [_symbols(entity_ids[row], attributes[row], source) for row in first_rows]
+    last_rows = count - 1 - np.unique(entity_codes[::-1], return_index=True)[1]
+    latest = batch.latest
+    for row in last_rows.tolist():
+        latest[entity_ids[row]] = (raws[row], float(timestamps[row]), attributes[row])
+    del entity_names, meta_pairs
+    values, skip = _values(raws)
+    batch.skipped = int(skip.sum())
+    if batch.skipped:
+        keep = ~skip
+        values, timestamps, meta_of = values[keep], timestamps[keep], meta_of[keep]
+    if len(values):
         _write_frame(
             batch, source_columns(metas, meta_of), values, timestamps, max_rows
         )
@@ -157,10 +163,9 @@ def serialise_readings(
 
 
 def source_columns(
-    metas: list[tuple[dict[str, str | None], float]], meta_of: list[int]
-) -> tuple[dict[str, Any], Any]:
+    metas: list[tuple[dict[str, str | None], float]], which: npt.NDArray[np.intp]
+) -> tuple[dict[str, Any], npt.NDArray[np.float64]]:
     """Return the symbol columns and each row's conversion factor."""
-    which = np.fromiter(meta_of, dtype=np.intp, count=len(meta_of))
     used = np.bincount(which, minlength=len(metas)) > 0
     columns: dict[str, Any] = {}
     for name in _SYMBOLS:
@@ -177,18 +182,18 @@ def source_columns(
 
 def _write_frame(
     batch: Batch,
-    symbols: tuple[dict[str, Any], Any],
-    values: list[float],
-    timestamps: list[float],
+    symbols: tuple[dict[str, Any], npt.NDArray[np.float64]],
+    values: npt.NDArray[np.float64],
+    timestamps: npt.NDArray[np.float64],
     max_rows: int,
 ) -> None:
     """Write the rows with the client's DataFrame path, at most `max_rows` a payload."""
     rows = len(values)
     columns, factors = symbols
-    columns["value"] = np.fromiter(values, dtype=np.float64, count=rows) * factors
+    columns["value"] = values * factors
     # The microsecond of HA's last_updated, rounded the way datetime does it
     # (modf, then round half to even, as Python's round()).
-    fraction, whole = np.modf(np.fromiter(timestamps, dtype=np.float64, count=rows))
+    fraction, whole = np.modf(timestamps)
     nanos = (
         whole.astype(np.int64) * 1_000_000 + np.round(fraction * 1e6).astype(np.int64)
     ) * 1000

@@ -197,6 +197,53 @@ async def test_unknown_unavailable_and_counter_reset(
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
+async def test_large_buffer_in_batches_with_attribute_changes(
+    hass: HomeAssistant,
+    servers: Servers,
+    mongodb_database_name: str,
+    entity_suffix: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A buffer larger than a batch is written in parts; each row keeps its own unit."""
+    monkeypatch.setattr("custom_components.energy_tracker.forwarder.MAX_BATCH_ROWS", 7)
+    entry = await setup_entry(hass, make_entry(servers, mongodb_database_name))
+    forwarder = entry.runtime_data.forwarder
+    meter = f"sensor.parts_{entity_suffix}"
+    gone = f"sensor.gone_{entity_suffix}"
+    expected: list[list[Any]] = []
+    skipped = 0
+    for i in range(30):
+        # The unit changes mid-buffer (Wh for the first ten, then kWh): HA
+        # hands out a new attributes object, and each row uses the one it came with.
+        unit = "Wh" if i < 10 else "kWh"
+        value = ["nan", "inf", "-inf", "12abc"][i % 4] if i % 5 == 4 else str(i)
+        hass.states.async_set(meter, value, {**ENERGY, "unit_of_measurement": unit})
+        state = hass.states.get(meter)
+        assert state is not None
+        if i % 5 == 4:
+            skipped += 1
+            continue
+        kwh = i / 1000 if unit == "Wh" else float(i)
+        expected.append([_iso(state.last_updated), round(kwh, 9)])
+    hass.states.async_set(gone, "1", ENERGY)
+    hass.states.async_remove(gone)  # new_state None: nothing to write for it
+    assert forwarder.buffered > 7
+    result = await forwarder.async_flush()
+    assert result["rows_written"] == len(expected) + 1
+    assert forwarder.stats.states_skipped == skipped
+    rows = await wait_for_rows(
+        servers,
+        f"select ts, value from energy_readings where entity_id = '{meter}' order by ts",
+        len(expected),
+    )
+    assert [[ts, round(v, 9)] for ts, v in rows] == expected
+    await wait_for_rows(
+        servers, f"select * from energy_readings where entity_id = '{gone}'", 1
+    )
+    assert forwarder.buffered == 0
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
 async def test_unload_removes_listener_tasks_and_connections(
     hass: HomeAssistant,
     servers: Servers,
