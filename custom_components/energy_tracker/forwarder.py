@@ -1,8 +1,7 @@
 """The hot path: state_changed events → in-memory buffer → batched ILP writes to QuestDB.
 
-On HA's loop the filter costs one dict lookup per event and the listener one list
-append of the new State (HA never mutates a State's value, attributes or
-timestamps; the recorder keeps States the same way). Everything else (serialisation, spool files) runs in the executor, and
+On HA's loop the filter costs one dict lookup per event and the listener one tuple
+append (attributes only when they changed). Everything else (serialisation, spool files) runs in the executor, and
 network I/O is awaited in background tasks.
 """
 
@@ -27,7 +26,6 @@ from homeassistant.core import (
     Event,
     EventStateChangedData,
     HomeAssistant,
-    State,
     callback,
 )
 from homeassistant.helpers import issue_registry as ir
@@ -59,7 +57,7 @@ from .const import (
     STATUS_UNAVAILABLE,
 )
 from .errors import CannotConnect, InvalidAuth, RowsRejected
-from .ilp import Batch, serialise_states, split_lines
+from .ilp import Batch, Reading, serialise_readings, split_lines
 from .mongo import MongoDocument, entity_update
 from .questdb_http import QuestDBHttp
 from .schema import (
@@ -136,7 +134,9 @@ class Forwarder:
         self.rules = TrackingRules(entry.options)
         self.stats = ForwarderStats()
         self._decisions: dict[str, bool] = {}
-        self._buffer: list[State | None] = []
+        self._buffer: list[Reading] = []
+        self._listener_attributes: dict[str, Mapping[str, Any]] = {}
+        self._writer_attributes: dict[str, Mapping[str, Any]] = {}
         self._pending_entities: dict[str, tuple[str, float, Mapping[str, Any]]] = {}
         self._first_seen: set[str] = set()
         self._wake = asyncio.Event()
@@ -169,6 +169,8 @@ class Forwarder:
         buffer = self._buffer
         wake = self._wake.set
         full = MAX_BATCH_ROWS
+        last_attributes = self._listener_attributes
+        last_attributes_get = last_attributes.get
 
         @callback
         def event_filter(data: EventStateChangedData) -> bool:
@@ -180,9 +182,19 @@ class Forwarder:
 
         @callback
         def listener(event: Event[EventStateChangedData]) -> None:
-            """Append the new State (immutable); wake the writer when a batch is full."""
-            # None (the entity was removed) is dropped by the writer, off the loop.
-            append(event.data["new_state"])
+            """Append a small tuple (attributes only when changed); wake the writer when full."""
+            state = event.data["new_state"]
+            if state is None:
+                return
+            entity_id = state.entity_id
+            attributes = state.attributes
+            if last_attributes_get(entity_id) is attributes:
+                append((entity_id, state.state, state.last_updated_timestamp))
+            else:
+                last_attributes[entity_id] = attributes
+                append(
+                    (entity_id, state.state, state.last_updated_timestamp, attributes)
+                )
             if len(buffer) >= full:
                 wake()
 
@@ -318,19 +330,24 @@ class Forwarder:
         self._after_cycle()
         return {"rows_written": written, "spool_rows_pending": self.spool.rows}
 
-    async def _write_parts(self, parts: list[list[State | None]]) -> int:
+    async def _write_parts(self, parts: list[list[Reading]]) -> int:
         """Serialise part k+1 in the executor while part k is sent."""
         written = 0
         done = 0
+        attributes_of = self._writer_attributes
         serialising = self.hass.async_add_executor_job(
-            serialise_states, parts[0], SOURCE_LIVE, MAX_BATCH_ROWS
+            serialise_readings, parts[0], SOURCE_LIVE, MAX_BATCH_ROWS, attributes_of
         )
         try:
             for index, part in enumerate(parts):
                 batch = await serialising
                 if index + 1 < len(parts):
                     serialising = self.hass.async_add_executor_job(
-                        serialise_states, parts[index + 1], SOURCE_LIVE, MAX_BATCH_ROWS
+                        serialise_readings,
+                        parts[index + 1],
+                        SOURCE_LIVE,
+                        MAX_BATCH_ROWS,
+                        attributes_of,
                     )
                 self._count(batch, len(part))
                 if index and self.stats.questdb_status != STATUS_OK:
@@ -587,10 +604,13 @@ class Forwarder:
     async def _refresh_choices(self) -> None:
         """Read the companion's is_tracked choices; re-decide entities when they change."""
         choices: dict[str, bool] = {}
-        async for doc in self.mongo_db[ENTITIES].find(
-            {"is_tracked": {"$exists": True}}, {"is_tracked": 1}
-        ):
-            choices[str(doc["_id"])] = bool(doc["is_tracked"])
+        # Closed on every exit, a timeout included: a cursor left open holds a
+        # connection of the server's (FerretDB's SQLite pool) until it expires.
+        async with self.mongo_db[ENTITIES].find(
+            {"is_tracked": {"$exists": True}}, {"is_tracked": 1}, batch_size=10_000
+        ) as cursor:
+            async for doc in cursor:
+                choices[str(doc["_id"])] = bool(doc["is_tracked"])
         if choices != self.rules.mongo_choice:
             self.rules.mongo_choice = choices
             self.invalidate_decisions()

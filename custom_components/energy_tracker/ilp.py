@@ -6,7 +6,7 @@ file can split batches by line. These functions block: run them in an executor.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 import math
@@ -24,11 +24,22 @@ from .units import conversion_for
 
 _NO_VALUE = frozenset({STATE_UNKNOWN, STATE_UNAVAILABLE})
 _SYMBOLS = ["entity_id", "unit", "device_class", "state_class", "source"]
+_EMPTY: Mapping[str, Any] = {}
 # States parsed per C call; a slice holding a non-number is parsed one by one.
 _PARSE_SLICE = 2048
 # Rows per Buffer.dataframe call: about 10 ms of holding the GIL on this machine;
 # smaller slices cost more per row (each call plans the frame again).
 _FRAME_SLICE = 8192
+
+
+type Reading = tuple[str, str, float] | tuple[str, str, float, Mapping[str, Any]]
+"""(entity_id, state, last_updated timestamp[, attributes]) as captured on the loop.
+
+The attributes come only when they differ from the entity's previous reading:
+a tuple of str and float is untracked by the garbage collector after its first
+pass, so a full buffer adds no work to HA's full collections (State objects
+would: each holds dicts and a Context).
+"""
 
 
 @dataclass(slots=True)
@@ -109,50 +120,73 @@ def _values(raws: list[str]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bo
     return values, skip
 
 
-def serialise_states(
-    states: Sequence[State | None], source: str, max_rows: int
-) -> Batch:
-    """Turn State objects (captured on the loop, or from the recorder) into rows.
+def readings_from_states(states: Iterable[State]) -> list[Reading]:
+    """Turn State objects (e.g. from the recorder) into readings with attributes."""
+    return [
+        (s.entity_id, s.state, s.last_updated_timestamp, s.attributes) for s in states
+    ]
 
-    Column at a time: four list comprehensions take the fields, numpy and pandas
-    parse, group and convert, and the questdb client's DataFrame path
-    (`Buffer.dataframe`) writes the lines in C. Only the distinct (entity,
-    attributes object) pairs of a batch, usually one per entity, are looked at
-    one by one, to find their symbols and unit conversion.
+
+def serialise_readings(
+    readings: Sequence[Reading],
+    source: str,
+    max_rows: int,
+    attributes_of: dict[str, Mapping[str, Any]] | None = None,
+) -> Batch:
+    """Turn readings into `energy_readings` rows, column at a time.
+
+    `attributes_of` holds each entity's attributes as of its last reading (kept by
+    the caller across batches); a reading without attributes uses them.
+    List comprehensions take the fields, numpy and pandas parse, group and
+    convert, and the questdb client's DataFrame path (`Buffer.dataframe`) writes
+    the lines in C. Only the distinct (entity, attributes) pairs of a batch,
+    usually one per entity, are looked at one by one, for their symbols and unit
+    conversion.
     """
+    if attributes_of is None:
+        attributes_of = {}
     batch = Batch()
-    # None: the entity was removed, nothing to write.
-    present: Sequence[State] = (
-        [state for state in states if state is not None] if None in states else states  # type: ignore[assignment]  # no None in it
-    )
-    count = len(present)
+    count = len(readings)
     if not count:
         return batch
-    entity_ids = [state.entity_id for state in present]
-    raws = [state.state for state in present]
+    entity_ids = [reading[0] for reading in readings]
+    raws = [reading[1] for reading in readings]
     timestamps = np.fromiter(
-        [state.last_updated_timestamp for state in present],
-        dtype=np.float64,
-        count=count,
+        [reading[2] for reading in readings], dtype=np.float64, count=count
     )
-    attributes = [state.attributes for state in present]
-    entity_codes, entity_names = pd.factorize(np.array(entity_ids, dtype=object))
-    # HA reuses an entity's attributes object while they do not change, so
-    # identity groups the rows by their symbols; `states` keeps every object
-    # alive meanwhile, so no id() is reused.
-    attribute_codes, attribute_ids = pd.factorize(
-        np.fromiter(map(id, attributes), dtype=np.int64, count=count)
+    with_attributes = np.fromiter(map(len, readings), dtype=np.intp, count=count) == 4
+    entity_codes = pd.factorize(np.array(entity_ids, dtype=object))[0]
+    # An entity's attributes version at each row: how many readings with new
+    # attributes it had so far in this batch (0: those it came in with).
+    versions = (
+        pd.Series(with_attributes.astype(np.int64))
+        .groupby(entity_codes)
+        .cumsum()
+        .to_numpy()
     )
-    meta_of, meta_pairs = pd.factorize(
-        entity_codes.astype(np.int64) * len(attribute_ids) + attribute_codes
-    )
-    first_rows = np.unique(meta_of, return_index=True)[1].tolist()
-    metas = [_symbols(entity_ids[row], attributes[row], source) for row in first_rows]
-    last_rows = count - 1 - np.unique(entity_codes[::-1], return_index=True)[1]
+    meta_of = pd.factorize(
+        entity_codes.astype(np.int64) * (int(with_attributes.sum()) + 1) + versions
+    )[0]
+    # A version's first row is the one that brought its attributes (version 0:
+    # none did, the entity's attributes from earlier batches apply).
+    meta_attributes: list[Mapping[str, Any]] = []
+    metas = []
+    for row in np.unique(meta_of, return_index=True)[1].tolist():
+        reading = readings[row]
+        attributes = (
+            reading[3]  # a 4-tuple here
+            if len(reading) == 4
+            else attributes_of.get(reading[0], _EMPTY)
+        )
+        meta_attributes.append(attributes)
+        metas.append(_symbols(reading[0], attributes, source))
     latest = batch.latest
+    last_rows = count - 1 - np.unique(entity_codes[::-1], return_index=True)[1]
     for row in last_rows.tolist():
-        latest[entity_ids[row]] = (raws[row], float(timestamps[row]), attributes[row])
-    del entity_names, meta_pairs
+        entity_id = entity_ids[row]
+        attributes = meta_attributes[meta_of[row]]
+        attributes_of[entity_id] = attributes
+        latest[entity_id] = (raws[row], float(timestamps[row]), attributes)
     values, skip = _values(raws)
     batch.skipped = int(skip.sum())
     if batch.skipped:

@@ -37,7 +37,7 @@ from .const import (
     SERVICE_FLUSH,
 )
 from .errors import CannotConnect, InvalidAuth, RowsRejected
-from .ilp import serialise_states, serialise_statistics
+from .ilp import readings_from_states, serialise_readings, serialise_statistics
 from .questdb_http import QuestDBHttp
 from .schema import SOURCE_BACKFILL, ensure_questdb_schema
 
@@ -263,8 +263,8 @@ async def _backfill_states(
             and chunk_start <= state.last_updated < chunk_end
         ]
         batch = await hass.async_add_executor_job(
-            serialise_states,
-            states,
+            serialise_readings,
+            readings_from_states(states),
             SOURCE_BACKFILL,
             MAX_BATCH_ROWS,
         )
