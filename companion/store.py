@@ -636,10 +636,10 @@ def _series(
 def _history_groups(
     history: Mapping[str, Sequence[Mapping[str, Any]]], first: int, rest: int
 ) -> list[list[str]]:
-    """Entity ids in groups of about `first`, then `rest` states (one request each).
+    """Entity ids in groups of about `first`, then `rest` states (a streamed piece each).
 
-    A small first group starts the first request early; while it is sent the next,
-    larger group is converted.
+    A small first group starts the request early; while it is sent the next, larger
+    group is converted.
     """
     groups: list[list[str]] = []
     size = limit = first

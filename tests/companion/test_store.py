@@ -105,7 +105,7 @@ _STATES = st.one_of(
     ),
     st.text(max_size=4),
 )
-_ITEMS = st.fixed_dictionaries(
+_ITEMS: st.SearchStrategy[dict[str, Any]] = st.fixed_dictionaries(
     {
         "s": _STATES,
         "lu": st.one_of(
