@@ -184,12 +184,9 @@ async def _entity_ids(
             )
         ids.append(item)
     ids = sorted(set(ids))
-    known = {
-        doc["_id"]
-        async for doc in _hub(request)
-        .mongo.db[schema.ENTITIES]
-        .find({"_id": {"$in": ids}}, {"_id": 1})
-    }
+    entities = _hub(request).mongo.db[schema.ENTITIES]
+    async with entities.find({"_id": {"$in": ids}}, {"_id": 1}) as cursor:
+        known = {doc["_id"] async for doc in cursor}
     missing = [item for item in ids if item not in known]
     if missing:
         raise ApiError(404, "unknown_entity", f"unknown entity {missing[0]}")
@@ -254,7 +251,9 @@ async def status(request: Request) -> JSON:
         try:
             db = hub.mongo.db
             forwarders = []
-            async for doc in db[schema.FORWARDER_STATE].find({}):
+            async with db[schema.FORWARDER_STATE].find({}) as cursor:
+                documents = await cursor.to_list()
+            for doc in documents:
                 heartbeat = doc.get("heartbeat_at")
                 age = None
                 if isinstance(heartbeat, datetime):
@@ -326,9 +325,8 @@ async def entities(request: Request) -> JSON:
             raise ApiError(400, "bad_parameter", "tracked must be true or false")
         flt["is_tracked"] = query["tracked"] == "true"
     hub = _hub(request)
-    documents = (
-        await hub.mongo.db[schema.ENTITIES].find(flt).sort("_id", 1).to_list(10_000)
-    )
+    async with hub.mongo.db[schema.ENTITIES].find(flt).sort("_id", 1) as cursor:
+        documents = await cursor.to_list(10_000)
     last_values: dict[str, tuple[float, datetime]] = {}
     try:
         rows = await hub.questdb.fetch(

@@ -138,8 +138,10 @@ class Jobs:
 
     async def tracked_entities(self) -> list[str]:
         """Ids of the tracked entities."""
-        cursor = self._db[schema.ENTITIES].find({"is_tracked": True}, {"_id": 1})
-        return sorted([str(doc["_id"]) async for doc in cursor])
+        async with self._db[schema.ENTITIES].find(
+            {"is_tracked": True}, {"_id": 1}
+        ) as cursor:
+            return sorted([str(doc["_id"]) async for doc in cursor])
 
     async def log_run(
         self,
@@ -182,10 +184,10 @@ class Jobs:
 
     async def recent_runs(self, limit: int) -> list[dict[str, Any]]:
         """The newest `limit` sync_log documents, newest first."""
-        cursor = self._db[schema.SYNC_LOG].find(
+        async with self._db[schema.SYNC_LOG].find(
             {}, sort=[("started_at", -1)], limit=limit
-        )
-        return [document async for document in cursor]
+        ) as cursor:
+            return [document async for document in cursor]
 
     async def last_run(self, kind: str) -> dict[str, Any] | None:
         """The newest sync_log document of a kind."""
@@ -295,7 +297,11 @@ class Jobs:
             client = self.hub.ha.client
             ha_up = client is not None and await client.ping()
             report: list[dict[str, Any]] = []
-            async for state in self._db[schema.FORWARDER_STATE].find({}):
+            # Read whole and closed first: the loop below awaits other operations
+            # (and may be cancelled), which must not keep a cursor open meanwhile.
+            async with self._db[schema.FORWARDER_STATE].find({}) as cursor:
+                states = await cursor.to_list()
+            for state in states:
                 instance = str(state["_id"])
                 heartbeat = _aware(state.get("heartbeat_at"))
                 stale = heartbeat is None or now - heartbeat > stale_after
@@ -362,13 +368,14 @@ class Jobs:
             if not taken:
                 return {"skipped": "lease held by another replica"}
             now = utcnow()
-            last_events = [
-                moment
-                async for doc in self._db[schema.FORWARDER_STATE].find(
-                    {}, {"last_event_at": 1}
-                )
-                if (moment := _aware(doc.get("last_event_at"))) is not None
-            ]
+            async with self._db[schema.FORWARDER_STATE].find(
+                {}, {"last_event_at": 1}
+            ) as cursor:
+                last_events = [
+                    moment
+                    async for doc in cursor
+                    if (moment := _aware(doc.get("last_event_at"))) is not None
+                ]
             start = (
                 min(last_events) - GAP_MARGIN
                 if last_events
