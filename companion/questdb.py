@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterable
-from typing import Any
+from typing import Any, Final
 
 import aiohttp
 import asyncpg
+import orjson
 
 from .config import CompanionConfig
 from .shared import schema
+
+# Column types whose /exec JSON holds only numbers and null (NaN is null).
+_NUMBER_TYPES: Final = frozenset({"BYTE", "SHORT", "INT", "LONG", "FLOAT", "DOUBLE"})
 
 
 class QuestDBError(Exception):
@@ -76,8 +80,15 @@ class QuestDB:
             )
         return body
 
-    async def fetch_column_json(self, sql: str) -> tuple[bytes, int]:
-        """A one-column /exec query's values as the inside of a JSON array, and the count."""
+    async def fetch_column_json(
+        self, sql: str, *, numeric: bool = False
+    ) -> tuple[bytes | None, int]:
+        """A one-column /exec query's values as the inside of a JSON array, and the count.
+
+        The values are None when unsure: the rows' brackets are not the only ones (a
+        value holds a bracket), or `numeric` and the column is not of a number type
+        (whose JSON is only numbers and null). Other columns are the caller's to check.
+        """
         try:
             async with self._session().get(
                 f"{self.http_url}/exec", params={"query": sql}
@@ -90,15 +101,29 @@ class QuestDB:
         start = body.find(b'"dataset":[')
         if response.status != 200 or start < 0:
             raise QuestDBError(f"QuestDB rejected the query ({response.status})")
+        head = body[:start]
         start += len(b'"dataset":[')
         end = body.rfind(b'],"count":')
         if end < start:
             raise QuestDBError("QuestDB's answer has no row count")
         count = int(body[end + len(b'],"count":') :].rstrip(b"}\r\n "))
-        # [[a],[b],[c]] -> a,b,c (one column: "],[" never occurs inside a value here;
-        # callers check the characters before trusting the result).
-        inner = body[start + 1 : end - 1] if count else b""
-        return inner.replace(b"],[", b","), count
+        if numeric:
+            try:
+                # The answer up to "dataset" (query, columns, ...) closed as an object.
+                columns = orjson.loads(head[:-1] + b"}")["columns"]
+                kind = columns[0]["type"] if len(columns) == 1 else None
+            except (orjson.JSONDecodeError, LookupError, TypeError):
+                kind = None
+            if kind not in _NUMBER_TYPES:
+                return None, count
+        # [a],[b],[c] -> a,b,c: deleting the brackets (bytes.translate, ~1 ms a MB)
+        # is twice as fast as replacing "],[". Exact when exactly 2 per row were
+        # deleted: each row has its own pair, so any more were inside a value.
+        inner = body[start:end]
+        values = inner.translate(None, b"[]")
+        if len(inner) - len(values) != 2 * count:
+            return None, count
+        return values, count
 
     async def write_ilp(self, body: bytes | AsyncIterable[bytes]) -> None:
         """Post InfluxDB line protocol to HTTP /write (one request is one transaction).

@@ -130,19 +130,21 @@ class ReadingColumns:
     value: bytes
     source: bytes
 
+    def json_parts(self) -> tuple[bytes, ...]:
+        """The columns as one JSON object, in pieces (joined once by the caller)."""
+        return (
+            b'{"ts":[',
+            self.ts,
+            b'],"value":[',
+            self.value,
+            b'],"source":[',
+            self.source,
+            b"]}",
+        )
+
     def json(self) -> bytes:
         """The columns as one JSON object."""
-        return b"".join(
-            (
-                b'{"ts":[',
-                self.ts,
-                b'],"value":[',
-                self.value,
-                b'],"source":[',
-                self.source,
-                b"]}",
-            )
-        )
+        return b"".join(self.json_parts())
 
 
 class Store:
@@ -197,9 +199,9 @@ class Store:
             )
             (ts, n_ts), (value, n_value), per_source = await asyncio.gather(
                 self.questdb.fetch_column_json(
-                    f"SELECT cast(ts AS long) / 1000 {where}"
+                    f"SELECT cast(ts AS long) / 1000 {where}", numeric=True
                 ),
-                self.questdb.fetch_column_json(f"SELECT value {where}"),
+                self.questdb.fetch_column_json(f"SELECT value {where}", numeric=True),
                 self.questdb.execute(
                     f"SELECT source, count() FROM (SELECT source {where})"
                 ),
@@ -207,9 +209,9 @@ class Store:
             source = await self._source_column(where, per_source["dataset"], n_ts)
             if (
                 source is not None
+                and ts is not None
+                and value is not None
                 and n_ts == n_value < limit
-                and not ts.translate(None, _NUMBER_BYTES)
-                and not value.translate(None, _NUMBER_BYTES)
             ):
                 return ReadingColumns(n_ts, ts, value, source)
         rows = await self.questdb.fetch(
@@ -236,12 +238,18 @@ class Store:
             name, rows = per_source[0]
             if rows != count or not isinstance(name, str):
                 return None
-            # orjson escapes the name; repeated without a trailing comma.
-            return b",".join((orjson.dumps(name),) * count) if count else b""
+            # orjson escapes the name; repeated without a trailing comma (bytes
+            # repetition: a copy, 20x faster than joining `count` references).
+            item = orjson.dumps(name)
+            return (item + b",") * (count - 1) + item if count else b""
         source, n_source = await self.questdb.fetch_column_json(
             f"SELECT source {where}"
         )
-        if n_source != count or source.translate(None, _QUOTED_WORD_BYTES):
+        if (
+            source is None
+            or n_source != count
+            or source.translate(None, _QUOTED_WORD_BYTES)
+        ):
             return None
         return source
 
