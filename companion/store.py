@@ -44,11 +44,11 @@ _MAX_FALLBACK_SPANS: Final = 4
 _STRIDE: Final = {"5minute": "5m", "hour": "1h", "day": "1d", "month": "1M"}
 _TZ_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-/]{0,63}$")
 CUMULATIVE_CLASSES: Final = frozenset({"total", "total_increasing"})
-# What may be formatted into SQL text for the /exec fast path, and what its JSON
-# columns may hold (numbers or null; plain quoted words or null).
+# What may be formatted into SQL text for the /exec fast path, and what a JSON
+# column of text may hold (plain quoted words or null; number columns are checked
+# by their type, see QuestDB.fetch_column_json).
 _SAFE_ENTITY_ID = re.compile(r"^[a-z0-9_]{1,64}\.[a-z0-9_]{1,191}$")
 # (bytes.translate deletes them: what is left over is not allowed; ~1 ms a MB.)
-_NUMBER_BYTES: Final = b"-+0123456789.,Enul"
 _QUOTED_WORD_BYTES: Final = (
     b'"_,0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'
 )
