@@ -371,11 +371,22 @@ async def statistics(request: Request) -> JSON:
     start, end = time_range(
         query, "start_time", "end_time", timedelta(days=7), MAX_SPAN[period]
     )
-    entity = await _entity(request)
     hub = _hub(request)
-    data = await hub.store.statistics(
-        entity["_id"], start, end, period=period, time_zone=await hub.ha.time_zone()
-    )
+    time_zone = await hub.ha.time_zone()
+    entity_id = request.path_params["entity_id"]
+    if not ENTITY_ID.match(entity_id):
+        raise ApiError(404, "unknown_entity", "unknown entity")
+    # The entity lookup (MongoDB) and the statistics (QuestDB) at once: one round
+    # trip less; an unknown entity still answers 404, whatever the query found.
+    lookup = asyncio.ensure_future(_entity(request))
+    try:
+        data = await hub.store.statistics(
+            entity_id, start, end, period=period, time_zone=time_zone
+        )
+    except BaseException:
+        await lookup
+        raise
+    entity = await lookup
     return JSON(
         {
             "entity_id": entity["_id"],

@@ -293,10 +293,17 @@ class Store:
             )
         else:
             # Fixed strides: raw readings only for the buckets statistics miss
-            # (usually none, or the partial ones at the edges).
-            stored = await stored_query
+            # (usually none, or the partial ones at the edges). The last bucket
+            # is asked for beside the statistics: HA writes a period's statistics
+            # after it ends, so a window up to now nearly always misses it, and
+            # the second round trip is saved.
+            last_bucket = (_micros(end) - 1) // stride * stride
+            stored, tail = await asyncio.gather(
+                stored_query,
+                fallback_query(max(start, _from_micros(last_bucket)), end),
+            )
             spans = _missing_spans(
-                {row[0] for row in stored}, _micros(start), _micros(end), stride
+                {row[0] for row in stored}, _micros(start), last_bucket, stride
             )
             answers = await asyncio.gather(
                 *(
@@ -307,7 +314,8 @@ class Store:
                     for first, last in spans
                 )
             )
-            fallback = [row for answer in answers for row in answer]
+            # Rows of buckets that statistics cover are dropped below.
+            fallback = [*tail, *(row for answer in answers for row in answer)]
         # (state, sum, mean, min, max, last_reset, source) per bucket start.
         buckets: dict[int, tuple[Any, ...]] = {
             row[0]: (*row[1:4], row[4], row[5], row[6], "statistics") for row in stored
