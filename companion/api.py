@@ -674,10 +674,9 @@ async def discover_entities(request: Request) -> JSON:
         attributes = state.get("attributes") or {}
         device_class = attributes.get("device_class")
         unit = attributes.get("unit_of_measurement")
-        conversion = units.conversion_for(device_class, unit)
         fields = {
             "friendly_name": attributes.get("friendly_name"),
-            "unit": unit if conversion is None else conversion.unit,
+            "unit": units.stored_unit(device_class, unit)[0],
             "original_unit": unit,
             "device_class": device_class,
             "state_class": attributes.get("state_class"),

@@ -637,16 +637,13 @@ def _series(
 ) -> tuple[str, float]:
     """The ILP line prefix of a series and the factor to its stored unit."""
     device_class = attributes.get("device_class")
-    unit = attributes.get("unit_of_measurement")
-    conversion = units.conversion_for(device_class, unit)
-    prefix = _readings_prefix(
-        entity_id,
-        unit if conversion is None else conversion.unit,
-        device_class,
-        attributes.get("state_class"),
-        source,
+    unit, factor = units.stored_unit(
+        device_class, attributes.get("unit_of_measurement")
     )
-    return prefix, 1.0 if conversion is None else conversion.factor
+    prefix = _readings_prefix(
+        entity_id, unit, device_class, attributes.get("state_class"), source
+    )
+    return prefix, factor
 
 
 def _history_groups(

@@ -48,3 +48,4 @@ def test_unknown_units_pass_through_unchanged(
 ) -> None:
     """A unit the rules do not know keeps its own name and value, never merged."""
     assert units.to_stored(device_class, unit, 7.0) == (7.0, unit)
+    assert units.stored_unit(device_class, unit) == (unit, 1.0)

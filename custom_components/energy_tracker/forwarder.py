@@ -70,7 +70,7 @@ from .schema import (
 )
 from .spool import Spool
 from .tracking import TrackingRules
-from .units import conversion_for
+from .units import stored_unit
 
 if TYPE_CHECKING:
     from homeassistant.config_entries import ConfigEntry
@@ -551,10 +551,9 @@ class Forwarder:
             last_seen = dt_util.utc_from_timestamp(timestamp)
             device_class = attributes.get("device_class")
             unit = attributes.get("unit_of_measurement")
-            conversion = conversion_for(device_class, unit)
             fields: MongoDocument = {
                 "friendly_name": attributes.get(ATTR_FRIENDLY_NAME),
-                "unit": unit if conversion is None else conversion.unit,
+                "unit": stored_unit(device_class, unit)[0],
                 "original_unit": unit,
                 "device_class": device_class,
                 "state_class": attributes.get("state_class"),

@@ -20,7 +20,7 @@ import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs in HA
 from questdb._client import Buffer  # questdb.ingress re-exports it but is deprecated
 
 from .schema import READINGS_TABLE, STATISTICS_TABLE
-from .units import conversion_for
+from .units import stored_unit
 
 _NO_VALUE = frozenset({STATE_UNKNOWN, STATE_UNAVAILABLE})
 _SYMBOLS = ["entity_id", "unit", "device_class", "state_class", "source"]
@@ -72,17 +72,18 @@ def _symbols(
     # Integrations set these attributes as StrEnum members (SensorDeviceClass,
     # SensorStateClass) or other objects; the ILP client takes plain str only.
     device_class = _text(attributes.get("device_class"))
-    unit = _text(attributes.get("unit_of_measurement"))
-    conversion = conversion_for(device_class, unit)
+    unit, factor = stored_unit(
+        device_class, _text(attributes.get("unit_of_measurement"))
+    )
     return (
         {
             "entity_id": entity_id,
-            "unit": unit if conversion is None else conversion.unit,
+            "unit": unit,
             "device_class": device_class,
             "state_class": _text(attributes.get("state_class")),
             "source": source,
         },
-        1.0 if conversion is None else conversion.factor,
+        factor,
     )
 
 
@@ -261,8 +262,7 @@ def serialise_statistics(
     unit: str | None,
 ) -> tuple[bytes, int]:
     """Turn recorder statistics rows into `energy_statistics` rows (stored unit)."""
-    conversion = conversion_for(device_class, unit)
-    factor = 1.0 if conversion is None else conversion.factor
+    factor = stored_unit(device_class, unit)[1]
     buffer = _new_buffer()
     count = 0
     for stat in rows:

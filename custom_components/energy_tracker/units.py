@@ -93,13 +93,20 @@ def conversion_for(device_class: str | None, unit: str | None) -> Conversion | N
     return None
 
 
+def stored_unit(device_class: str | None, unit: str | None) -> tuple[str | None, float]:
+    """Return the unit a series is stored in and the factor to it.
+
+    An unknown unit is stored as reported (factor 1.0), under its own name.
+    """
+    conversion = conversion_for(device_class, unit)
+    if conversion is None:
+        return unit, 1.0
+    return conversion.unit, conversion.factor
+
+
 def to_stored(
     device_class: str | None, unit: str | None, value: float
 ) -> tuple[float, str | None]:
     """Convert a reported value to the stored unit; unknown units pass through unchanged."""
-    conversion = conversion_for(device_class, unit)
-    if conversion is None:
-        return value, unit
-    if conversion.factor == 1.0:
-        return value, conversion.unit
-    return value * conversion.factor, conversion.unit
+    stored, factor = stored_unit(device_class, unit)
+    return (value if factor == 1.0 else value * factor), stored
