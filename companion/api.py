@@ -126,11 +126,17 @@ def _check_query(request: Request, allowed: set[str]) -> dict[str, str]:
     return query
 
 
-async def _entity(request: Request) -> dict[str, Any]:
-    """The entity document named in the path; 404 when unknown."""
-    entity_id = request.path_params["entity_id"]
+def _entity_id(request: Request) -> str:
+    """The entity id named in the path; 404 when it cannot be one."""
+    entity_id: str = request.path_params["entity_id"]
     if not ENTITY_ID.match(entity_id):
         raise ApiError(404, "unknown_entity", "unknown entity")
+    return entity_id
+
+
+async def _entity(request: Request) -> dict[str, Any]:
+    """The entity document named in the path; 404 when unknown."""
+    entity_id = _entity_id(request)
     document: dict[str, Any] | None = (
         await _hub(request).mongo.db[schema.ENTITIES].find_one({"_id": entity_id})
     )
@@ -373,9 +379,7 @@ async def statistics(request: Request) -> JSON:
     )
     hub = _hub(request)
     time_zone = await hub.ha.time_zone()
-    entity_id = request.path_params["entity_id"]
-    if not ENTITY_ID.match(entity_id):
-        raise ApiError(404, "unknown_entity", "unknown entity")
+    entity_id = _entity_id(request)
     # The entity lookup (MongoDB) and the statistics (QuestDB) at once: one round
     # trip less; an unknown entity still answers 404, whatever the query found.
     lookup = asyncio.ensure_future(_entity(request))
