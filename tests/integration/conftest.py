@@ -8,6 +8,7 @@ import socket
 from typing import Any
 
 from aiohttp import BasicAuth, ClientSession, web
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from pymongo import AsyncMongoClient
 import pytest
@@ -130,3 +131,12 @@ async def questdb_auth_proxy(servers: Servers) -> AsyncIterator[str]:
     finally:
         await runner.cleanup()
         await session.close()
+
+
+async def setup_entry(hass: HomeAssistant, entry: Any) -> Any:
+    """Add the entry to HA, set it up and check it loaded."""
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    return entry

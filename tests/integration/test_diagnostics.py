@@ -19,8 +19,8 @@ from custom_components.energy_tracker.diagnostics import (
 )
 from tests.servers import Servers
 
-from .conftest import QUESTDB_PASSWORD, QUESTDB_USER, make_entry
-from .test_forwarder import ENERGY, setup_entry
+from .conftest import QUESTDB_PASSWORD, QUESTDB_USER, make_entry, setup_entry
+from .test_forwarder import ENERGY
 
 
 async def test_diagnostics_redacts_secrets(

@@ -7,8 +7,7 @@ from homeassistant.core import HomeAssistant
 
 from tests.servers import Servers, wait_for_rows
 
-from .conftest import make_entry
-from .test_forwarder import setup_entry
+from .conftest import make_entry, setup_entry
 
 
 async def test_enum_attributes_are_forwarded_as_their_values(

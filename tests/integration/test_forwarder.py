@@ -7,7 +7,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.core import HomeAssistant, State
 from homeassistant.helpers import entity_registry as er
@@ -25,7 +24,7 @@ from custom_components.energy_tracker.const import (
 )
 from tests.servers import Servers, questdb_rows, wait_for_rows
 
-from .conftest import make_entry
+from .conftest import make_entry, setup_entry
 
 ENERGY = {
     "device_class": "energy",
@@ -36,14 +35,6 @@ ENERGY = {
 
 def _iso(ts: datetime) -> str:
     return ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-async def setup_entry(hass: HomeAssistant, entry: Any) -> Any:
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    assert entry.state is ConfigEntryState.LOADED
-    return entry
 
 
 def _rows_sql(entity_prefix: str) -> str:

@@ -20,8 +20,8 @@ from custom_components.energy_tracker.const import (
 )
 from tests.servers import SERVICES_SCRIPT, Servers, questdb_rows, wait_for_rows
 
-from .conftest import closed_port, make_entry
-from .test_forwarder import ENERGY, setup_entry
+from .conftest import closed_port, make_entry, setup_entry
+from .test_forwarder import ENERGY
 
 
 def _services(servers: Servers, *args: str) -> None:

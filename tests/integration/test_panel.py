@@ -11,8 +11,7 @@ from custom_components.energy_tracker.const import CONF_PANEL_URL, CONF_SPOOL_MA
 from custom_components.energy_tracker.panel import PANEL_URL_PATH
 from tests.servers import Servers
 
-from .conftest import make_entry
-from .test_forwarder import setup_entry
+from .conftest import make_entry, setup_entry
 
 DASHBOARD = "http://192.168.1.10:8080/energy/"
 PANELS = "frontend_panels"

@@ -27,8 +27,8 @@ from pytest_homeassistant_custom_component.components.recorder.common import (  
 from custom_components.energy_tracker.const import CONF_EXCLUDE_ENTITIES, DOMAIN
 from tests.servers import Servers, questdb_rows, wait_for_rows
 
-from .conftest import closed_port, make_entry
-from .test_forwarder import ENERGY, setup_entry
+from .conftest import closed_port, make_entry, setup_entry
+from .test_forwarder import ENERGY
 
 
 async def test_backfill_matches_recorder_and_is_idempotent(

@@ -16,8 +16,8 @@ from custom_components.energy_tracker.const import (
 )
 from tests.servers import Servers, questdb_rows, wait_for_rows
 
-from .conftest import QUESTDB_PASSWORD, QUESTDB_USER, make_entry
-from .test_forwarder import ENERGY, setup_entry
+from .conftest import QUESTDB_PASSWORD, QUESTDB_USER, make_entry, setup_entry
+from .test_forwarder import ENERGY
 
 POWER = {"device_class": "power", "unit_of_measurement": "W"}
 TEMPERATURE = {"device_class": "temperature", "unit_of_measurement": "°C"}
