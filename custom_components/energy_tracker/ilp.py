@@ -195,12 +195,12 @@ def serialise_readings(
         values, timestamps, meta_of = values[keep], timestamps[keep], meta_of[keep]
     if len(values):
         _write_frame(
-            batch, source_columns(metas, meta_of), values, timestamps, max_rows
+            batch, _source_columns(metas, meta_of), values, timestamps, max_rows
         )
     return batch
 
 
-def source_columns(
+def _source_columns(
     metas: list[tuple[dict[str, str | None], float]], which: npt.NDArray[np.intp]
 ) -> tuple[dict[str, Any], npt.NDArray[np.float64]]:
     """Return the symbol columns and each row's conversion factor."""
