@@ -254,25 +254,30 @@ class Forwarder:
         # The writer finishes the flush it is in (never cut mid-send), then exits.
         self._stopping = True
         self._wake.set()
-        for task in self._tasks:
-            if task.get_name().endswith("writer"):
-                with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                    async with asyncio.timeout(REQUEST_TIMEOUT * 2):
-                        await asyncio.shield(task)
-            else:
-                # Never cut a MongoDB request in the middle: wait for the loop to sleep.
-                for _ in range(50):
-                    if not self._mongo_busy:
-                        break
-                    await asyncio.sleep(0.1)
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
+        writers = [t for t in self._tasks if t.get_name().endswith("writer")]
+        for task in writers:
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                async with asyncio.timeout(REQUEST_TIMEOUT * 2):
+                    await asyncio.shield(task)
         try:
+            # Readings first: whatever MongoDB does next, the buffer is written or
+            # spooled before HA's shutdown can run out of time.
             await self.async_flush()
         finally:
+            # Never cut a MongoDB request in the middle: wait for the loop to sleep.
+            for _ in range(50):
+                if not self._mongo_busy:
+                    break
+                await asyncio.sleep(0.1)
+            for task in self._tasks:
+                task.cancel()
+            for task in self._tasks:
+                # A cancelled task's clean-up (closing a cursor) may wait on a
+                # server that is gone: bounded.
+                with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                    async with asyncio.timeout(5):
+                        await task
+            self._tasks.clear()
             with contextlib.suppress(PyMongoError, TimeoutError):
                 async with asyncio.timeout(5):
                     await self._sync_entities()
