@@ -746,11 +746,13 @@ def _history_body(
 ) -> tuple[bytes, int]:
     """ILP text of HA's compressed history within [lower, upper) µs, and its rows.
 
-    A series is cut into runs at every attribute change ("a"); each run is
-    converted with numpy (no Python object per row), see `_run_text`.
+    A series is cut into runs at every attribute change ("a"), each with its own
+    prefix and unit factor. All runs of the group are converted together by numpy
+    (one parse, one print: a day of 200 meters is ~200 runs of ~150 states, where
+    numpy's per-call cost would dominate); a group numpy cannot take whole goes
+    run by run through `_run_text`.
     """
-    parts: list[bytes] = []
-    rows = 0
+    runs: list[tuple[str, float, Sequence[Mapping[str, Any]]]] = []
     for entity_id in entity_ids:
         states = history[entity_id]
         if not states:
@@ -762,10 +764,111 @@ def _history_body(
         for begin, end in zip(starts, [*starts[1:], len(states)], strict=True):
             attributes = states[begin].get("a") or attributes
             prefix, factor = _series(entity_id, attributes, source)
-            text, count = _run_text(prefix, factor, states[begin:end], lower, upper)
-            parts.append(text)
-            rows += count
+            runs.append((prefix, factor, states[begin:end]))
+    if not runs:
+        return b"", 0
+    whole = _runs_text(runs, lower, upper)
+    if whole is not None:
+        return whole
+    parts: list[bytes] = []
+    rows = 0
+    for prefix, factor, run in runs:
+        text, count = _run_text(prefix, factor, run, lower, upper)
+        parts.append(text)
+        rows += count
     return b"".join(parts), rows
+
+
+def _runs_text(
+    runs: Sequence[tuple[str, float, Sequence[Mapping[str, Any]]]],
+    lower: int,
+    upper: int,
+) -> tuple[bytes, int] | None:
+    """`_run_text` of several runs in one numpy pass; None when numpy cannot take them."""
+    try:
+        stamps = np.array(
+            [item.get("lu") or item["lc"] for _, _, run in runs for item in run]
+        )
+        texts = [item["s"] for _, _, run in runs for item in run]
+    except (KeyError, TypeError):
+        return None
+    if stamps.dtype.kind not in "fiu":
+        return None
+    values = _parse_values(texts)
+    if values is None:
+        return None
+    lengths = [len(run) for _, _, run in runs]
+    factors = [factor for _, factor, _ in runs]
+    if any(factor != 1.0 for factor in factors):
+        values *= np.repeat(np.array(factors, dtype=np.float64), lengths)
+    keep, micros = _window(stamps.astype(np.float64), values, lower, upper)
+    count = len(micros)
+    if not count:
+        return b"", 0
+    # Rows stay in run order, so each run's prefix repeats for its kept rows.
+    kept_per_run = np.add.reduceat(
+        keep, np.cumsum([0, *lengths[:-1]]), dtype=np.int64
+    ).tolist()
+    prefixes: list[bytes] = []
+    for (prefix, _, _), kept in zip(runs, kept_per_run, strict=True):
+        if kept:
+            prefixes += [prefix.encode()] * kept
+    return _lines(prefixes, values[keep], micros), count
+
+
+def _parse_values(texts: list[Any]) -> np.ndarray[Any, np.dtype[np.float64]] | None:
+    """States as float64; unknown / unavailable (not numbers) as NaN; None if numpy can't."""
+    try:
+        return np.array(texts, dtype=np.float64)
+    except (TypeError, ValueError):
+        try:
+            return np.array(
+                ["nan" if text in _NOT_NUMBERS else text for text in texts],
+                dtype=np.float64,
+            )
+        except (TypeError, ValueError):
+            return None
+
+
+def _window(
+    stamps: np.ndarray[Any, np.dtype[np.float64]],
+    values: np.ndarray[Any, np.dtype[np.float64]],
+    lower: int,
+    upper: int,
+) -> tuple[np.ndarray[Any, np.dtype[np.bool_]], np.ndarray[Any, np.dtype[np.int64]]]:
+    """Which rows to write (finite value, time in [lower, upper) µs) and their µs."""
+    # Seconds well outside the window are dropped before the int64 conversion.
+    keep = (stamps > lower / 1e6 - 1.0) & (stamps < upper / 1e6 + 1.0)
+    keep &= np.isfinite(values)
+    fraction, whole = np.modf(stamps[keep])
+    # Rounded to µs as datetime.fromtimestamp rounds, half to even (the live path's keys).
+    micros = whole.astype(np.int64) * 1_000_000 + np.rint(fraction * 1e6).astype(
+        np.int64
+    )
+    inside = (micros >= lower) & (micros < upper)
+    keep[keep] = inside
+    return keep, micros[inside]
+
+
+def _lines(
+    prefixes: list[bytes],
+    values: np.ndarray[Any, np.dtype[np.float64]],
+    micros: np.ndarray[Any, np.dtype[np.int64]],
+) -> bytes:
+    """ILP lines `prefix value nanos`, interleaved by list slicing.
+
+    Numbers are printed by orjson: the shortest round trip, like repr.
+    """
+    count = len(micros)
+    value_text = orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY)
+    nanos_text = orjson.dumps(micros * 1000, option=orjson.OPT_SERIALIZE_NUMPY)
+    parts: list[bytes] = [b""] * (5 * count)
+    parts[0::5] = prefixes
+    parts[1::5] = value_text[1:-1].split(b",")
+    parts[2::5] = [b" "] * count
+    parts[3::5] = nanos_text[1:-1].split(b",")
+    parts[4::5] = [b"\n"] * count
+    return b"".join(parts)
 
 
 def _run_text(
@@ -777,52 +880,14 @@ def _run_text(
 ) -> tuple[bytes, int]:
     """ILP lines of one run of states sharing a prefix; numbers only.
 
-    The states are parsed by numpy in one call, converted, filtered and printed by
-    orjson (shortest round-trip floats, like repr), then interleaved with the
-    prefix by list slicing. A run numpy cannot take whole (a missing key, an odd
-    type) goes through `_run_lines`, row by row, which defines the semantics.
+    Parsed, converted and filtered by numpy, printed by `_lines`. A run numpy
+    cannot take whole (a missing key, an odd type) goes through `_run_lines`,
+    row by row, which defines the semantics.
     """
-    try:
-        stamps = np.array([item.get("lu") or item["lc"] for item in run])
-        texts = [item["s"] for item in run]
-    except (KeyError, TypeError):
+    whole = _runs_text([(prefix, factor, run)], lower, upper)
+    if whole is None:
         return _run_lines(prefix, factor, run, lower, upper)
-    if stamps.dtype.kind not in "fiu":
-        return _run_lines(prefix, factor, run, lower, upper)
-    try:
-        values = np.array(texts, dtype=np.float64)
-    except (TypeError, ValueError):
-        try:  # unknown / unavailable are not numbers: dropped as NaN below
-            values = np.array(
-                ["nan" if text in _NOT_NUMBERS else text for text in texts],
-                dtype=np.float64,
-            )
-        except (TypeError, ValueError):
-            return _run_lines(prefix, factor, run, lower, upper)
-    values = values * factor
-    stamps = stamps.astype(np.float64)
-    # Seconds well outside the window are dropped before the int64 conversion.
-    near = (stamps > lower / 1e6 - 1.0) & (stamps < upper / 1e6 + 1.0)
-    near &= np.isfinite(values)
-    fraction, whole = np.modf(stamps[near])
-    values = values[near]
-    # Rounded to µs as datetime.fromtimestamp rounds, half to even (the live path's keys).
-    micros = whole.astype(np.int64) * 1_000_000 + np.rint(fraction * 1e6).astype(
-        np.int64
-    )
-    inside = (micros >= lower) & (micros < upper)
-    count = int(inside.sum())
-    if not count:
-        return b"", 0
-    value_text = orjson.dumps(values[inside], option=orjson.OPT_SERIALIZE_NUMPY)
-    nanos_text = orjson.dumps(micros[inside] * 1000, option=orjson.OPT_SERIALIZE_NUMPY)
-    parts: list[bytes] = [b""] * (5 * count)
-    parts[0::5] = [prefix.encode()] * count
-    parts[1::5] = value_text[1:-1].split(b",")
-    parts[2::5] = [b" "] * count
-    parts[3::5] = nanos_text[1:-1].split(b",")
-    parts[4::5] = [b"\n"] * count
-    return b"".join(parts), count
+    return whole
 
 
 def _run_lines(

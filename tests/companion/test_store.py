@@ -9,7 +9,14 @@ from typing import Any
 from hypothesis import given, settings, strategies as st
 
 from companion.shared import schema
-from companion.store import Reading, StatisticRow, _history_body, _run_lines, _series
+from companion.store import (
+    Reading,
+    StatisticRow,
+    _history_body,
+    _run_lines,
+    _runs_text,
+    _series,
+)
 from companion.sync import history_to_readings
 from tests.servers import Servers, wait_for_rows
 
@@ -135,17 +142,48 @@ def _parsed(body: bytes) -> list[tuple[bytes, float, int]]:
     return rows
 
 
+_NUMBER_ITEMS: st.SearchStrategy[dict[str, Any]] = _ITEMS.map(
+    lambda item: {
+        **item,
+        "s": item["s"] if _is_number(item["s"]) else "unknown",
+        "lu": item["lu"] or 1.0,  # a zero lu means "see lc", which is not there
+    }
+)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 @given(states=st.lists(_ITEMS, max_size=40), drop_lu=st.booleans())
 @settings(max_examples=300, deadline=None)
 def test_history_body_equals_the_row_by_row_conversion(
     states: list[dict[str, Any]], drop_lu: bool
 ) -> None:
     """numpy's parse, rounding and printing give the rows (and values) `float` does."""
+    _assert_row_by_row(states, drop_lu=drop_lu)
+
+
+@given(states=st.lists(_NUMBER_ITEMS, max_size=40), drop_lu=st.booleans())
+@settings(max_examples=200, deadline=None)
+def test_group_of_runs_in_one_pass_equals_the_row_by_row_conversion(
+    states: list[dict[str, Any]], drop_lu: bool
+) -> None:
+    """States numpy takes whole are converted for all runs at once, with each run's prefix and factor."""
+    assert _assert_row_by_row(states, drop_lu=drop_lu) or not states
+
+
+def _assert_row_by_row(states: list[dict[str, Any]], *, drop_lu: bool) -> bool:
+    """Compare `_history_body` with `_run_lines` per state; True if one numpy pass did it."""
     if drop_lu and states:
         # HA leaves lu out when it equals lc.
         states[0] = {**states[0], "lc": states[0].pop("lu")}
     lower, upper = 1_700_000_000_000_000, 1_700_003_600_000_000
-    history = {"sensor.x": states, "sensor.y": states[::-1]}
+    history = {"sensor.x": states, "sensor.y": states[::-1], "sensor.z": states[:3]}
     body, rows = _history_body(history, list(history), lower, upper, "backfill")
     expected = b""
     count = 0
@@ -160,3 +198,9 @@ def test_history_body_equals_the_row_by_row_conversion(
             count += n
     assert rows == count
     assert _parsed(body) == _parsed(expected)
+    runs = [
+        (*_series(entity_id, {}, "backfill"), series)
+        for entity_id, series in history.items()
+        if series
+    ]
+    return bool(runs) and _runs_text(runs, lower, upper) is not None
