@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 import functools
 import math
 import re
-from typing import Any, Final
+from typing import Any, Final, cast
 from zoneinfo import ZoneInfo, available_timezones
 
 import numpy as np
@@ -293,29 +293,44 @@ class Store:
             )
         else:
             # Fixed strides: raw readings only for the buckets statistics miss
-            # (usually none, or the partial ones at the edges). The last bucket
-            # is asked for beside the statistics: HA writes a period's statistics
-            # after it ends, so a window up to now nearly always misses it, and
-            # the second round trip is saved.
+            # (usually none but the partial ones at the edges). The edge buckets
+            # are asked for beside the statistics: HA writes a period's statistics
+            # after it ends, so a window up to now nearly always misses the last
+            # one, and a window starting off the stride always misses the first
+            # (its statistic starts before the window); round trips are saved.
+            first_bucket = _micros(start) // stride * stride
             last_bucket = (_micros(end) - 1) // stride * stride
-            stored, tail = await asyncio.gather(
+            edges = [last_bucket]
+            if first_bucket < min(_micros(start), last_bucket):
+                edges.append(first_bucket)
+            stored, *edge_answers = await asyncio.gather(
                 stored_query,
-                fallback_query(max(start, _from_micros(last_bucket)), end),
-            )
-            spans = _missing_spans(
-                {row[0] for row in stored}, _micros(start), last_bucket, stride
-            )
-            answers = await asyncio.gather(
                 *(
                     fallback_query(
-                        max(start, _from_micros(first)),
-                        min(end, _from_micros(last + stride)),
+                        max(start, _from_micros(bucket)),
+                        min(end, _from_micros(bucket + stride)),
                     )
-                    for first, last in spans
-                )
+                    for bucket in edges
+                ),
             )
+            covered = {row[0] for row in stored}
+            spans = _missing_spans(
+                covered.union(edges), _micros(start), last_bucket, stride
+            )
+            answers = [
+                *edge_answers,
+                *await asyncio.gather(
+                    *(
+                        fallback_query(
+                            max(start, _from_micros(first)),
+                            min(end, _from_micros(last + stride)),
+                        )
+                        for first, last in spans
+                    )
+                ),
+            ]
             # Rows of buckets that statistics cover are dropped below.
-            fallback = [*tail, *(row for answer in answers for row in answer)]
+            fallback = [row for answer in answers for row in answer]
         # (state, sum, mean, min, max, last_reset, source) per bucket start.
         buckets: dict[int, tuple[Any, ...]] = {
             row[0]: (*row[1:4], row[4], row[5], row[6], "statistics") for row in stored
@@ -331,34 +346,43 @@ class Store:
                     None,
                     "readings",
                 )
+        starts = sorted(buckets)
+        if stride is not None:
+            ends = [micros + stride for micros in starts]
+        else:
+            zone = ZoneInfo(safe_time_zone(time_zone))
+            ends = [
+                _micros(_period_end(_from_micros(micros), period, zone))
+                for micros in starts
+            ]
+        start_texts, end_texts = _iso_column(starts), _iso_column(ends)
         iso = _IsoFormatter()
-        zone = ZoneInfo(safe_time_zone(time_zone))
-        result = []
-        for micros in sorted(buckets):
-            state, total, mean, low, high, last_reset, source = buckets[micros]
-            if stride is not None:
-                end_micros = micros + stride
-            else:
-                begin = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(
-                    microseconds=micros
-                )
-                end_micros = _micros(_period_end(begin, period, zone))
-            result.append(
-                {
-                    "entity_id": entity_id,
-                    "period": period,
-                    "start_time": iso(micros),
-                    "end_time": iso(end_micros),
-                    "state": state,
-                    "sum": total,
-                    "mean": mean,
-                    "min": low,
-                    "max": high,
-                    "last_reset": None if last_reset is None else iso(last_reset),
-                    "source": source,
-                }
+        return [
+            {
+                "entity_id": entity_id,
+                "period": period,
+                "start_time": start_text,
+                "end_time": end_text,
+                "state": state,
+                "sum": total,
+                "mean": mean,
+                "min": low,
+                "max": high,
+                "last_reset": None if last_reset is None else iso(last_reset),
+                "source": source,
+            }
+            for start_text, end_text, (
+                state,
+                total,
+                mean,
+                low,
+                high,
+                last_reset,
+                source,
+            ) in zip(
+                start_texts, end_texts, map(buckets.__getitem__, starts), strict=True
             )
-        return result
+        ]
 
     async def daily(
         self,
@@ -1011,6 +1035,17 @@ class _IsoFormatter:
         if fraction:
             return f"{prefix}{hours:02d}:{minutes:02d}:{seconds:02d}.{fraction:06d}Z"
         return f"{prefix}{hours:02d}:{minutes:02d}:{seconds:02d}Z"
+
+
+def _iso_column(column: list[int]) -> list[str]:
+    """Epoch µs as `_IsoFormatter` writes them; whole seconds in one numpy call."""
+    if any(micros % 1_000_000 for micros in column):
+        iso = _IsoFormatter()
+        return [iso(micros) for micros in column]
+    texts = np.datetime_as_string(
+        np.array(column, dtype="datetime64[us]"), unit="s", timezone="UTC"
+    )
+    return cast("list[str]", texts.tolist())
 
 
 def _missing_spans(

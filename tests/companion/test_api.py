@@ -288,6 +288,55 @@ async def test_statistics_stored_rows_win_and_readings_fill_the_rest(
     assert error_code(too_long) == "bad_range"
 
 
+async def test_statistics_window_off_the_hour_takes_both_edges_from_readings(
+    companion: Companion, servers: Servers, entity_suffix: str
+) -> None:
+    from companion.store import StatisticRow
+
+    entity_id = f"sensor.api_edges_{entity_suffix}"
+    await add_entity(companion, entity_id)
+    base = datetime(2026, 3, 3, 0, tzinfo=UTC)
+    points = [(base + timedelta(minutes=10 * i), 200.0 + i) for i in range(18)]
+    await write(companion, servers, entity_id, points)
+    await companion.hub.store.write_statistics(
+        [
+            StatisticRow(
+                base + timedelta(hours=h),
+                entity_id,
+                "hour",
+                1.0,
+                1.0,
+                1.0,
+                1.0,
+                1.0,
+                None,
+            )
+            for h in range(2)
+        ]
+    )
+    await wait_for_rows(
+        servers, f"select ts from energy_statistics where entity_id = '{entity_id}'", 2
+    )
+    response = await companion.http.get(
+        f"/api/statistics/{entity_id}",
+        params={
+            "start_time": "2026-03-03T00:30:00Z",
+            "end_time": "2026-03-03T02:30:00Z",
+        },
+    )
+    data = response.json()["data"]
+    # Statistics exist for 00:00 and 01:00. The one of 00:00 starts before the
+    # window, so the part inside it comes from readings, as does the last bucket.
+    assert [(d["start_time"], d["source"]) for d in data] == [
+        ("2026-03-03T00:00:00Z", "readings"),
+        ("2026-03-03T01:00:00Z", "statistics"),
+        ("2026-03-03T02:00:00Z", "readings"),
+    ]
+    assert (data[0]["min"], data[0]["max"]) == (203.0, 205.0)
+    assert (data[2]["min"], data[2]["max"]) == (212.0, 214.0)
+    assert data[0]["end_time"] == "2026-03-03T01:00:00Z"
+
+
 async def test_status_reports_forwarder_heartbeat_and_counts(
     companion: Companion, entity_suffix: str
 ) -> None:
