@@ -150,9 +150,14 @@ async def _body(request: Request) -> dict[str, Any]:
     length = request.headers.get("content-length")
     if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
         raise ApiError(413, "body_too_large", "the request body is too large")
-    raw = await request.body()
-    if len(raw) > MAX_BODY:
-        raise ApiError(413, "body_too_large", "the request body is too large")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():  # a chunked body has no length to check first
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise ApiError(413, "body_too_large", "the request body is too large")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
     if not raw.strip():
         return {}
     try:

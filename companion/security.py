@@ -77,10 +77,11 @@ class ApiSecurity:
                 "state-changing requests must come from the same origin",
             )
         content_type = headers.get("content-type", "")
-        if headers.get("content-length", "0") not in (
-            "",
-            "0",
-        ) and not content_type.lower().startswith("application/json"):
+        has_body = (
+            headers.get("content-length", "0") not in ("", "0")
+            or "transfer-encoding" in headers
+        )
+        if has_body and not content_type.lower().startswith("application/json"):
             return 415, "unsupported_media_type", "the body must be application/json"
         return None
 

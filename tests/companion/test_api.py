@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -512,6 +513,33 @@ async def test_bearer_token_and_same_origin_rules(
             headers={"content-type": "application/x-www-form-urlencoded"},
         )
         assert form.status_code == 415
+
+        async def chunks(total: int, *, json: bool = True) -> AsyncIterator[bytes]:
+            """A body without Content-Length (chunked), `total` bytes or more."""
+            yield b'{"entity_ids": [' if json else b"entity_ids="
+            for _ in range(total // 65_536 + 1):
+                yield b" " * 65_536
+            yield b"]}" if json else b"x"
+
+        form_chunked = await open_companion.http.post(
+            "/api/settings/tracked-entities",
+            content=chunks(10, json=False),
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+        assert form_chunked.status_code == 415
+        huge = await open_companion.http.post(
+            "/api/settings/tracked-entities",
+            content=chunks(2 << 20),
+            headers={"content-type": "application/json"},
+        )
+        assert huge.status_code == 413
+        assert error_code(huge) == "body_too_large"
+        small = await open_companion.http.post(
+            "/api/settings/tracked-entities",
+            content=chunks(100_000),
+            headers={"content-type": "application/json"},
+        )
+        assert small.status_code == 200, small.text
         await open_companion.hub.mongo.client.drop_database(mongodb_database_name)
 
 
