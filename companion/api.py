@@ -714,12 +714,16 @@ async def tracked_entities(request: Request) -> JSON:
     _only(body, {"entity_ids"})
     ids = await _entity_ids(request, body.get("entity_ids"), required=True) or []
     collection = _hub(request).mongo.db[schema.ENTITIES]
+    # tracked_by marks these as the user's choice, which binds the integration;
+    # the integration keeps is_tracked of every other document true to its rules.
     await collection.update_many(
-        {"_id": {"$nin": ids}}, {"$set": {"is_tracked": False}}
+        {"_id": {"$nin": ids}},
+        {"$set": {"is_tracked": False, "tracked_by": schema.TRACKED_BY_COMPANION}},
     )
     if ids:
         await collection.update_many(
-            {"_id": {"$in": ids}}, {"$set": {"is_tracked": True}}
+            {"_id": {"$in": ids}},
+            {"$set": {"is_tracked": True, "tracked_by": schema.TRACKED_BY_COMPANION}},
         )
     return JSON({"success": True, "tracked": len(ids), "entity_ids": ids})
 

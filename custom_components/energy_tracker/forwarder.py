@@ -65,6 +65,8 @@ from .schema import (
     FORWARDER_STATE,
     SOURCE_LIVE,
     SYNC_LOG,
+    TRACKED_BY_COMPANION,
+    TRACKED_BY_INTEGRATION,
     ensure_mongo_schema,
     ensure_questdb_schema,
 )
@@ -570,7 +572,11 @@ class Forwarder:
                 entity_update(
                     entity_id,
                     fields,
-                    {"first_seen": last_seen, "is_tracked": True},
+                    {
+                        "first_seen": last_seen,
+                        "is_tracked": True,
+                        "tracked_by": TRACKED_BY_INTEGRATION,
+                    },
                 )
             )
         try:
@@ -606,18 +612,52 @@ class Forwarder:
         )
 
     async def _refresh_choices(self) -> None:
-        """Read the companion's is_tracked choices; re-decide entities when they change."""
+        """Read the companion's choices; keep the other documents' is_tracked true to our rules.
+
+        Only documents the companion decided (tracked_by) bind the rules. On every
+        other document (written by us, or by the companion's discovery) is_tracked
+        follows what the rules decide now, so a rule removed later takes its flag
+        with it instead of leaving a choice nobody made.
+        """
         choices: dict[str, bool] = {}
+        others: dict[str, bool] = {}
         # Closed on every exit, a timeout included: a cursor left open holds a
         # connection of the server's (FerretDB's SQLite pool) until it expires.
         async with self.mongo_db[ENTITIES].find(
-            {"is_tracked": {"$exists": True}}, {"is_tracked": 1}, batch_size=10_000
+            {}, {"is_tracked": 1, "tracked_by": 1}, batch_size=10_000
         ) as cursor:
             async for doc in cursor:
-                choices[str(doc["_id"])] = bool(doc["is_tracked"])
+                entity_id = str(doc["_id"])
+                tracked = bool(doc.get("is_tracked"))
+                if doc.get("tracked_by") == TRACKED_BY_COMPANION:
+                    choices[entity_id] = tracked
+                else:
+                    others[entity_id] = tracked
         if choices != self.rules.mongo_choice:
             self.rules.mongo_choice = choices
             self.invalidate_decisions()
+        changed: dict[bool, list[str]] = {True: [], False: []}
+        for entity_id, stored in others.items():
+            decided = self._decisions.get(entity_id)
+            if decided is None:
+                decided = self.rules.decide(entity_id, self.hass.states.get(entity_id))
+            if decided != stored:
+                changed[decided].append(entity_id)
+        for tracked, entity_ids in changed.items():
+            if entity_ids:
+                await self.mongo_db[ENTITIES].update_many(
+                    # A companion choice made meanwhile is not overwritten.
+                    {
+                        "_id": {"$in": entity_ids},
+                        "tracked_by": {"$ne": TRACKED_BY_COMPANION},
+                    },
+                    {
+                        "$set": {
+                            "is_tracked": tracked,
+                            "tracked_by": TRACKED_BY_INTEGRATION,
+                        }
+                    },
+                )
 
     def _set_mongodb_status(self, status: str) -> None:
         """Track MongoDB's health; log once when it goes and once when it is back."""

@@ -79,6 +79,14 @@ SYNC_LOG: Final = "sync_log"
 LEASES: Final = "leases"
 JOBS: Final = "jobs"
 
+# entities.is_tracked says whether an entity is tracked now; entities.tracked_by who
+# decided it. Only the companion's "Track N entities" choice (TRACKED_BY_COMPANION)
+# binds the integration; for every other document the integration keeps is_tracked
+# equal to what its own rules decide, so a flag it wrote once never outlives the
+# rule that set it (an include glob removed, a sensor leaving the Energy dashboard).
+TRACKED_BY_COMPANION: Final = "companion"
+TRACKED_BY_INTEGRATION: Final = "integration"
+
 # Secondary indexes per collection: (name, keys). `_id` carries the natural key of
 # settings (setting name), entities (entity_id), forwarder_state (instance id) and
 # leases (job name). FerretDB lacks TTL indexes, so sync_log retention is bounded

@@ -3,7 +3,7 @@
 Precedence (the first rule that matches decides):
 1. options: excluded entities, then included entities;
 2. options: exclude globs, then include globs;
-3. MongoDB `entities.is_tracked` (the companion's choice), when the document has it;
+3. MongoDB `entities.is_tracked` where `tracked_by` is the companion (the user's choice);
 4. the entity is in HA's Energy dashboard preferences → tracked;
 5. a `sensor` whose device class is energy, power, gas or water → tracked.
 """

@@ -418,6 +418,11 @@ async def test_settings_discovery_and_tracking(
         await companion.http.get("/api/entities", params={"tracked": "true"})
     ).json()["entities"]
     assert [e["entity_id"] for e in only] == [energy]
+    # Marked as the user's choice, which binds the integration's rules.
+    chosen = companion.hub.mongo.db[schema.ENTITIES].find(
+        {"_id": {"$in": [energy, power]}}, {"tracked_by": 1}
+    )
+    assert {doc["tracked_by"] async for doc in chosen} == {"companion"}
     unknown = await companion.http.post(
         "/api/settings/tracked-entities",
         json={"entity_ids": [energy, "sensor.missing_" + entity_suffix]},

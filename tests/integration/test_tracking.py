@@ -9,6 +9,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from custom_components.energy_tracker.const import (
     CONF_EXCLUDE_ENTITIES,
+    CONF_INCLUDE_GLOBS,
     CONF_QUESTDB_PASSWORD,
     CONF_QUESTDB_USERNAME,
     DOMAIN,
@@ -37,9 +38,9 @@ async def test_mongodb_choice_is_honoured_below_options(
     # the options exclude `excluded`, which wins over MongoDB's True.
     await mongo_db["entities"].insert_many(
         [
-            {"_id": power, "is_tracked": False},
-            {"_id": temperature, "is_tracked": True},
-            {"_id": excluded, "is_tracked": True},
+            {"_id": power, "is_tracked": False, "tracked_by": "companion"},
+            {"_id": temperature, "is_tracked": True, "tracked_by": "companion"},
+            {"_id": excluded, "is_tracked": True, "tracked_by": "companion"},
         ]
     )
     entry = await setup_entry(
@@ -74,6 +75,68 @@ async def test_mongodb_choice_is_honoured_below_options(
     assert questdb_rows(
         servers, f"select value from energy_readings where entity_id = '{power}'"
     ) == [[200.0]]
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_flags_written_by_rules_follow_the_rules(
+    hass: HomeAssistant,
+    servers: Servers,
+    mongodb_database_name: str,
+    entity_suffix: str,
+    mongo_db: AsyncDatabase[dict[str, object]],
+) -> None:
+    """is_tracked that no user chose never outlives the rule that set it."""
+    globbed = f"sensor.fg_{entity_suffix}"
+    discovered = f"sensor.fd_{entity_suffix}"
+    # The companion's discovery writes "not tracked" without choosing anything.
+    await mongo_db["entities"].insert_one({"_id": discovered, "is_tracked": False})
+    entry = await setup_entry(
+        hass,
+        make_entry(
+            servers,
+            mongodb_database_name,
+            options={CONF_INCLUDE_GLOBS: [f"sensor.fg_{entity_suffix}*"]},
+        ),
+    )
+    forwarder = entry.runtime_data.forwarder
+    hass.states.async_set(globbed, "21", TEMPERATURE)
+    hass.states.async_set(discovered, "5", ENERGY)
+    await forwarder.async_flush()
+    await forwarder.async_sync_mongo()
+
+    async def flags() -> dict[str, tuple[object, object]]:
+        cursor = mongo_db["entities"].find(
+            {"_id": {"$in": [globbed, discovered]}}, {"is_tracked": 1, "tracked_by": 1}
+        )
+        return {
+            str(doc["_id"]): (doc["is_tracked"], doc.get("tracked_by"))
+            async for doc in cursor
+        }
+
+    assert await flags() == {
+        globbed: (True, "integration"),
+        discovered: (True, "integration"),
+    }
+    await wait_for_rows(
+        servers,
+        f"select * from energy_readings where entity_id in ('{globbed}', '{discovered}')",
+        2,
+    )
+
+    # The glob goes: the temperature sensor is no longer tracked, and its flag says so.
+    hass.config_entries.async_update_entry(entry, options={CONF_INCLUDE_GLOBS: []})
+    await hass.async_block_till_done()
+    await forwarder.async_sync_mongo()
+    assert (await flags())[globbed] == (False, "integration")
+    hass.states.async_set(globbed, "22", TEMPERATURE)
+    hass.states.async_set(discovered, "6", ENERGY)
+    await forwarder.async_flush()
+    await wait_for_rows(
+        servers, f"select * from energy_readings where entity_id = '{discovered}'", 2
+    )
+    assert questdb_rows(
+        servers, f"select value from energy_readings where entity_id = '{globbed}'"
+    ) == [[21.0]]
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
