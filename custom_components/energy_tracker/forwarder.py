@@ -296,6 +296,10 @@ class Forwarder:
 
     async def _writer_loop(self) -> None:
         """Flush at most every second, sooner when a batch is full."""
+        # The tables are created, and QuestDB's status known, before the first
+        # reading: a sensor that changes hourly would leave it "starting" till then.
+        if await self._ensure_questdb_schema():
+            self._set_questdb_status(STATUS_OK)
         while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(FLUSH_INTERVAL):

@@ -310,3 +310,16 @@ async def test_dead_letter_for_rejected_rows(
     assert issue.translation_placeholders["count"] == "1"
     assert await hass.config_entries.async_unload(entry.entry_id)
     await asyncio.sleep(0)
+
+
+async def test_questdb_status_known_before_the_first_reading(
+    hass: HomeAssistant, servers: Servers, mongodb_database_name: str
+) -> None:
+    """The writer checks QuestDB at start: no 'starting' until a sensor changes."""
+    entry = await setup_entry(hass, make_entry(servers, mongodb_database_name))
+    forwarder = entry.runtime_data.forwarder
+    async with asyncio.timeout(10):
+        while forwarder.stats.questdb_status != STATUS_OK:
+            await asyncio.sleep(0.05)
+    assert forwarder.stats.events_received == 0
+    assert await hass.config_entries.async_unload(entry.entry_id)
