@@ -52,7 +52,11 @@ ATTR_END: Final = "end"
 ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
 
 STATUS_OK: Final = "ok"
-STATUS_UNAVAILABLE: Final = "unavailable"
+STATUS_DISCONNECTED: Final = "disconnected"
+"""The database cannot be reached. Not "unavailable": that is Home Assistant's
+reserved state, which would make the status sensor itself look unavailable."""
+STATUS_UNAVAILABLE: Final = STATUS_DISCONNECTED
+"""The former name of STATUS_DISCONNECTED, still used by forwarder.py and tests."""
 STATUS_AUTH_FAILED: Final = "auth_failed"
 STATUS_STARTING: Final = "starting"
 

@@ -22,15 +22,15 @@ from .const import (
     DOMAIN,
     SIGNAL_UPDATED,
     STATUS_AUTH_FAILED,
+    STATUS_DISCONNECTED,
     STATUS_OK,
     STATUS_STARTING,
-    STATUS_UNAVAILABLE,
 )
 from .forwarder import Forwarder
 from .models import EnergyTrackerConfigEntry
 
 PARALLEL_UPDATES = 0
-_STATUSES = [STATUS_OK, STATUS_UNAVAILABLE, STATUS_AUTH_FAILED, STATUS_STARTING]
+_STATUSES = [STATUS_OK, STATUS_DISCONNECTED, STATUS_AUTH_FAILED, STATUS_STARTING]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from homeassistant.const import EntityCategory
+from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN, EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.json import JSONEncoder
@@ -19,7 +19,13 @@ from custom_components.energy_tracker.diagnostics import (
 )
 from tests.servers import Servers
 
-from .conftest import QUESTDB_PASSWORD, QUESTDB_USER, make_entry, setup_entry
+from .conftest import (
+    QUESTDB_PASSWORD,
+    QUESTDB_USER,
+    closed_port,
+    make_entry,
+    setup_entry,
+)
 from .test_forwarder import ENERGY
 
 
@@ -94,4 +100,41 @@ async def test_diagnostics_redacts_secrets(
     assert by_key["spool_rows"].state == "0"  # type: ignore[union-attr]
     assert by_key["last_write"].state not in ("unknown", "unavailable")  # type: ignore[union-attr]
     assert by_key["rows_forwarded"].name.endswith("Rows forwarded")  # type: ignore[union-attr]
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_status_sensors_never_report_a_reserved_state(
+    hass: HomeAssistant,
+    servers: Servers,
+    mongodb_database_name: str,
+    entity_suffix: str,
+) -> None:
+    # QuestDB unreachable: its status sensor must say so with a state of its own,
+    # not HA's "unavailable", which would make the sensor itself look unavailable.
+    entry = await setup_entry(
+        hass,
+        make_entry(
+            servers,
+            mongodb_database_name,
+            questdb_url=f"http://127.0.0.1:{closed_port()}",
+        ),
+    )
+    forwarder = entry.runtime_data.forwarder
+    hass.states.async_set(f"sensor.down_{entity_suffix}", "1", ENERGY)
+    await forwarder.async_flush()
+    await hass.async_block_till_done()
+
+    sensors = er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
+    states = {s.translation_key: hass.states.get(s.entity_id) for s in sensors}
+    questdb = states["questdb_status"]
+    assert questdb is not None
+    assert questdb.state == "disconnected"
+    for key in ("questdb_status", "mongodb_status"):
+        state = states[key]
+        assert state is not None
+        options = state.attributes["options"]
+        assert "disconnected" in options
+        assert not {STATE_UNAVAILABLE, STATE_UNKNOWN} & set(options)
+    result = await async_get_config_entry_diagnostics(hass, entry)
+    assert result["forwarder"]["questdb_status"] == "disconnected"
     assert await hass.config_entries.async_unload(entry.entry_id)
