@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from functools import partial
 from pathlib import Path
+import shutil
 
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import Event, HomeAssistant
@@ -46,6 +48,19 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 def spool_directory(hass: HomeAssistant, entry_id: str) -> Path:
     """Return where an entry keeps its spool."""
     return Path(hass.config.path(".storage", "energy_tracker_spool", entry_id))
+
+
+def _delete_spool(directory: Path) -> int:
+    """Delete an entry's spool folder; return the unsent rows it held (blocking)."""
+    if not directory.is_dir():
+        return 0
+    spool = Spool(directory, 0)
+    spool.load()
+    rows = spool.rows
+    shutil.rmtree(directory)
+    with suppress(OSError):  # the shared parent, once the last entry's folder is gone
+        directory.parent.rmdir()
+    return rows
 
 
 async def async_setup_entry(
@@ -125,6 +140,28 @@ async def _async_options_updated(
     forwarder.set_spool_limit(entry.options)
     forwarder.invalidate_decisions()
     async_apply_panel(hass, entry.entry_id, entry.options)
+
+
+async def async_remove_entry(
+    hass: HomeAssistant, entry: EnergyTrackerConfigEntry
+) -> None:
+    """Delete the entry's spool folder (unsent readings and dead letters).
+
+    Called after the entry is unloaded, so its forwarder has stopped writing there.
+    A new entry gets a new id and would never replay this folder.
+    """
+    directory = spool_directory(hass, entry.entry_id)
+    try:
+        rows = await hass.async_add_executor_job(_delete_spool, directory)
+    except OSError as err:
+        LOGGER.error("Could not delete the spool folder %s: %s", directory, err)
+        return
+    if rows:
+        LOGGER.warning(
+            "Deleted the spool of %s with %d readings never written to QuestDB",
+            entry.title,
+            rows,
+        )
 
 
 async def async_unload_entry(
