@@ -55,8 +55,6 @@ STATUS_OK: Final = "ok"
 STATUS_DISCONNECTED: Final = "disconnected"
 """The database cannot be reached. Not "unavailable": that is Home Assistant's
 reserved state, which would make the status sensor itself look unavailable."""
-STATUS_UNAVAILABLE: Final = STATUS_DISCONNECTED
-"""The former name of STATUS_DISCONNECTED, still used by forwarder.py and tests."""
 STATUS_AUTH_FAILED: Final = "auth_failed"
 STATUS_STARTING: Final = "starting"
 

@@ -52,9 +52,9 @@ from .const import (
     SIGNAL_UPDATED,
     SPOOL_ISSUE_RATIO,
     STATUS_AUTH_FAILED,
+    STATUS_DISCONNECTED,
     STATUS_OK,
     STATUS_STARTING,
-    STATUS_UNAVAILABLE,
 )
 from .errors import CannotConnect, InvalidAuth, RowsRejected
 from .ilp import Batch, Reading, serialise_readings, split_lines
@@ -432,7 +432,7 @@ class Forwarder:
                 self._set_questdb_status(STATUS_AUTH_FAILED)
                 return None
             except CannotConnect:
-                self._set_questdb_status(STATUS_UNAVAILABLE)
+                self._set_questdb_status(STATUS_DISCONNECTED)
                 return None
             self._set_questdb_status(STATUS_OK)
             self.stats.rows_forwarded += rows
@@ -489,7 +489,7 @@ class Forwarder:
             self._set_questdb_status(STATUS_AUTH_FAILED)
             return False
         except (CannotConnect, RowsRejected):
-            self._set_questdb_status(STATUS_UNAVAILABLE)
+            self._set_questdb_status(STATUS_DISCONNECTED)
             return False
         self._questdb_schema_ready = True
         return True
@@ -536,7 +536,7 @@ class Forwarder:
                         await self._refresh_choices()
                         last_heartbeat = time.monotonic()
             except (PyMongoError, TimeoutError):
-                self._set_mongodb_status(STATUS_UNAVAILABLE)
+                self._set_mongodb_status(STATUS_DISCONNECTED)
             else:
                 self._set_mongodb_status(STATUS_OK)
             finally:
@@ -775,7 +775,7 @@ class Forwarder:
                     }
                 )
         except (PyMongoError, TimeoutError):
-            self._set_mongodb_status(STATUS_UNAVAILABLE)
+            self._set_mongodb_status(STATUS_DISCONNECTED)
 
     def tracked_decisions(self) -> dict[str, bool]:
         """Return the cached decisions (a copy)."""

@@ -15,8 +15,8 @@ import pytest
 from custom_components.energy_tracker.const import (
     CONF_SPOOL_MAX_MB,
     DOMAIN,
+    STATUS_DISCONNECTED,
     STATUS_OK,
-    STATUS_UNAVAILABLE,
 )
 from tests.servers import SERVICES_SCRIPT, Servers, questdb_rows, wait_for_rows
 
@@ -70,7 +70,7 @@ async def test_questdb_killed_mid_stream_and_across_restart(
         await forwarder.async_flush()
         await _fire(hass, meter, 600, 300)
         await forwarder.async_flush()
-        assert forwarder.stats.questdb_status == STATUS_UNAVAILABLE
+        assert forwarder.stats.questdb_status == STATUS_DISCONNECTED
         assert forwarder.spool.rows == 600
         pending = [
             s
@@ -142,7 +142,7 @@ async def test_spool_bound_and_repair_issues(
     for _ in range(10):
         await _fire(hass, meter, 0, 1000)
         await forwarder.async_flush()
-    assert forwarder.stats.questdb_status == STATUS_UNAVAILABLE
+    assert forwarder.stats.questdb_status == STATUS_DISCONNECTED
     assert forwarder.spool.bytes <= 1024 * 1024
     assert forwarder.spool.rows > 0
     assert forwarder.stats.rows_dropped > 0
