@@ -545,7 +545,7 @@ class Forwarder:
             await asyncio.sleep(ENTITY_SYNC_INTERVAL)
 
     async def async_sync_mongo(self) -> None:
-        """Write entity documents and the heartbeat now (used by tests and flush)."""
+        """Write entity documents and the heartbeat, and read the companion's choices, now."""
         await self._sync_entities()
         await self._heartbeat("running")
         await self._refresh_choices()
