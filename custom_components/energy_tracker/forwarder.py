@@ -58,7 +58,7 @@ from .const import (
 )
 from .errors import CannotConnect, InvalidAuth, RowsRejected
 from .ilp import Batch, Reading, serialise_readings, split_lines
-from .mongo import MongoDocument, entity_update
+from .mongo import MongoDocument, entity_update, is_auth_failure
 from .questdb_http import QuestDBHttp
 from .schema import (
     ENTITIES,
@@ -535,7 +535,11 @@ class Forwarder:
                         await self._heartbeat("running")
                         await self._refresh_choices()
                         last_heartbeat = time.monotonic()
-            except (PyMongoError, TimeoutError):
+            except PyMongoError as err:
+                self._set_mongodb_status(
+                    STATUS_AUTH_FAILED if is_auth_failure(err) else STATUS_DISCONNECTED
+                )
+            except TimeoutError:
                 self._set_mongodb_status(STATUS_DISCONNECTED)
             else:
                 self._set_mongodb_status(STATUS_OK)
@@ -674,8 +678,16 @@ class Forwarder:
             if previous != STATUS_STARTING:
                 LOGGER.info("MongoDB is available again")
             stats.mongodb_down_since = None
-        else:
+            return
+        if stats.mongodb_down_since is None:
             stats.mongodb_down_since = time.monotonic()
+        if status == STATUS_AUTH_FAILED:
+            LOGGER.error(
+                "MongoDB rejected the credentials; readings still go to QuestDB, "
+                "entity updates and the heartbeat wait for new credentials"
+            )
+            self.entry.async_start_reauth(self.hass)
+        else:
             LOGGER.warning(
                 "MongoDB is unavailable; heartbeat and entity updates are retried"
             )

@@ -48,12 +48,17 @@ def database(
         raise InvalidDatabaseName(name) from err
 
 
+def is_auth_failure(err: PyMongoError) -> bool:
+    """Return whether MongoDB refused the credentials (not the connection)."""
+    return isinstance(err, OperationFailure) and err.code in _AUTH_CODES
+
+
 async def ping(db: AsyncDatabase[MongoDocument]) -> None:
     """Check the server answers and accepts the credentials."""
     try:
         await db.command("ping")
     except OperationFailure as err:
-        if err.code in _AUTH_CODES:
+        if is_auth_failure(err):
             raise InvalidAuth("MongoDB rejected the credentials") from err
         raise CannotConnect(f"MongoDB: {err.code}") from err
     except PyMongoError as err:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
@@ -10,10 +12,12 @@ from pymongo.asynchronous.database import AsyncDatabase
 from custom_components.energy_tracker.const import (
     CONF_EXCLUDE_ENTITIES,
     CONF_INCLUDE_GLOBS,
+    CONF_MONGODB_URI,
     CONF_QUESTDB_PASSWORD,
     CONF_QUESTDB_USERNAME,
     DOMAIN,
     STATUS_AUTH_FAILED,
+    STATUS_OK,
 )
 from tests.servers import Servers, questdb_rows, wait_for_rows
 
@@ -225,4 +229,46 @@ async def test_rejected_credentials_start_reauth(
     await hass.async_block_till_done()
     assert entry.state.value == ConfigEntryState.LOADED.value
     assert entry.runtime_data.forwarder.stats.questdb_status != STATUS_AUTH_FAILED
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_mongodb_credentials_rejected_at_run_time_start_reauth(
+    hass: HomeAssistant, servers: Servers, mongodb_database_name: str
+) -> None:
+    """MongoDB refusing the credentials while the entry runs asks for new ones."""
+    entry = make_entry(servers, mongodb_database_name)
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        entry,
+        data={
+            **entry.data,
+            CONF_MONGODB_URI: f"mongodb://nobody:wrong@127.0.0.1:{servers.mongodb_port}/",
+        },
+    )
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    forwarder = entry.runtime_data.forwarder
+    async with asyncio.timeout(20):
+        while forwarder.stats.mongodb_status != STATUS_AUTH_FAILED:
+            await asyncio.sleep(0.05)
+    await hass.async_block_till_done()
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [f["context"]["source"] for f in flows] == [SOURCE_REAUTH]
+    # Readings still reach QuestDB meanwhile.
+    hass.states.async_set(f"sensor.mauth_{mongodb_database_name}", "1", ENERGY)
+    await forwarder.async_flush()
+    await wait_for_rows(
+        servers,
+        f"select * from energy_readings where entity_id = 'sensor.mauth_{mongodb_database_name}'",
+        1,
+    )
+    result = await hass.config_entries.flow.async_configure(
+        flows[0]["flow_id"], {CONF_MONGODB_URI: servers.mongodb_uri}
+    )
+    assert result["reason"] == "reauth_successful"
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    forwarder = entry.runtime_data.forwarder
+    async with asyncio.timeout(20):
+        while forwarder.stats.mongodb_status != STATUS_OK:
+            await asyncio.sleep(0.05)
     assert await hass.config_entries.async_unload(entry.entry_id)
