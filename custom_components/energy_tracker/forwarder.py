@@ -146,6 +146,7 @@ class Forwarder:
         self._unsubscribe: list[CALLBACK_TYPE] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._questdb_schema_ready = False
+        self._schema_refusal: str | None = None
         self._mongo_schema_ready = False
         self._issues: set[str] = set()
         self._reauth_started = False
@@ -488,10 +489,25 @@ class Forwarder:
         except InvalidAuth:
             self._set_questdb_status(STATUS_AUTH_FAILED)
             return False
-        except (CannotConnect, RowsRejected):
+        except RowsRejected as err:
+            # QuestDB answers but refuses a statement: a release without
+            # materialized views, or a user who may not create tables. Said once
+            # per message: it is retried every second.
+            if err.message != self._schema_refusal:
+                self._schema_refusal = err.message
+                LOGGER.error(
+                    "QuestDB refused to create the Energy Tracker tables: %s. "
+                    "Readings go to the spool until it accepts (QuestDB 8.3.1 or "
+                    "newer, and a user allowed to create tables and views)",
+                    err.message,
+                )
+            self._set_questdb_status(STATUS_DISCONNECTED)
+            return False
+        except CannotConnect:
             self._set_questdb_status(STATUS_DISCONNECTED)
             return False
         self._questdb_schema_ready = True
+        self._schema_refusal = None
         return True
 
     def _set_questdb_status(self, status: str) -> None:

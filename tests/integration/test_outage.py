@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 import logging
 import os
 from pathlib import Path
 import subprocess
 
+from aiohttp import ClientSession, web
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 import pytest
@@ -161,3 +163,84 @@ async def test_spool_bound_and_repair_issues(
     assert await hass.config_entries.async_unload(entry.entry_id)
     assert issues.async_get_issue(DOMAIN, f"spool_nearly_full_{entry.entry_id}") is None
     assert issues.async_get_issue(DOMAIN, f"questdb_down_{entry.entry_id}") is None
+
+
+@pytest.fixture
+async def questdb_refusing_views(
+    servers: Servers,
+) -> AsyncIterator[tuple[str, dict[str, bool]]]:
+    """The real QuestDB behind a proxy that answers CREATE MATERIALIZED VIEW as a
+    release without materialized views does (HTTP 400, an error body)."""
+    session = ClientSession()
+    refusing = {"views": True}
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        query = request.query.get("query", "")
+        if refusing["views"] and query.lstrip().upper().startswith(
+            "CREATE MATERIALIZED"
+        ):
+            return web.json_response(
+                {
+                    "query": query,
+                    "error": "unexpected token [MATERIALIZED]",
+                    "position": 7,
+                },
+                status=400,
+            )
+        async with session.request(
+            request.method,
+            f"{servers.questdb_url}{request.path_qs}",
+            data=await request.read(),
+        ) as upstream:
+            return web.Response(
+                status=upstream.status,
+                body=await upstream.read(),
+                content_type=upstream.content_type,
+            )
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}", refusing
+    finally:
+        await runner.cleanup()
+        await session.close()
+
+
+async def test_refused_tables_are_logged_once_and_rows_wait_in_the_spool(  # noqa: PLR0917 - fixtures
+    hass: HomeAssistant,
+    servers: Servers,
+    mongodb_database_name: str,
+    entity_suffix: str,
+    questdb_refusing_views: tuple[str, dict[str, bool]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    url, refusing = questdb_refusing_views
+    entry = await setup_entry(
+        hass, make_entry(servers, mongodb_database_name, questdb_url=url)
+    )
+    forwarder = entry.runtime_data.forwarder
+    meter = f"sensor.refused_{entity_suffix}"
+    for value in range(5):
+        hass.states.async_set(meter, str(value), ENERGY)
+        await forwarder.async_flush()
+    assert forwarder.stats.questdb_status == STATUS_DISCONNECTED
+    assert forwarder.stats.rows_spooled == 5
+    refusals = [r for r in caplog.records if "refused to create" in r.getMessage()]
+    assert len(refusals) == 1
+    assert "unexpected token [MATERIALIZED]" in refusals[0].getMessage()
+    assert refusals[0].levelno == logging.ERROR
+
+    refusing["views"] = False  # QuestDB upgraded
+    await forwarder.async_flush()
+    assert forwarder.stats.questdb_status == STATUS_OK
+    rows = await wait_for_rows(
+        servers, f"select value from energy_readings where entity_id = '{meter}'", 5
+    )
+    assert sorted(row[0] for row in rows) == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert await hass.config_entries.async_unload(entry.entry_id)
