@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+import contextlib
 from pathlib import Path
 import socket
 from typing import Any
@@ -99,15 +100,18 @@ def make_entry(
     )
 
 
-@pytest.fixture
-async def questdb_auth_proxy(servers: Servers) -> AsyncIterator[str]:
-    """Put HTTP basic authentication in front of the real QuestDB (as QuestDB can)."""
+type Intercept = Callable[[web.Request], web.StreamResponse | None]
+
+
+@contextlib.asynccontextmanager
+async def questdb_proxy(servers: Servers, intercept: Intercept) -> AsyncIterator[str]:
+    """The real QuestDB behind a proxy; `intercept` answers a request itself, or None."""
     session = ClientSession()
-    expected = BasicAuth(QUESTDB_USER, QUESTDB_PASSWORD).encode()
 
     async def handle(request: web.Request) -> web.StreamResponse:
-        if request.headers.get("Authorization") != expected:
-            return web.json_response({"error": "unauthorized"}, status=401)
+        answer = intercept(request)
+        if answer is not None:
+            return answer
         async with session.request(
             request.method,
             f"{servers.questdb_url}{request.path_qs}",
@@ -131,6 +135,20 @@ async def questdb_auth_proxy(servers: Servers) -> AsyncIterator[str]:
     finally:
         await runner.cleanup()
         await session.close()
+
+
+@pytest.fixture
+async def questdb_auth_proxy(servers: Servers) -> AsyncIterator[str]:
+    """Put HTTP basic authentication in front of the real QuestDB (as QuestDB can)."""
+    expected = BasicAuth(QUESTDB_USER, QUESTDB_PASSWORD).encode()
+
+    def refuse_strangers(request: web.Request) -> web.StreamResponse | None:
+        if request.headers.get("Authorization") != expected:
+            return web.json_response({"error": "unauthorized"}, status=401)
+        return None
+
+    async with questdb_proxy(servers, refuse_strangers) as url:
+        yield url
 
 
 async def setup_entry(hass: HomeAssistant, entry: Any) -> Any:

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 import subprocess
 
-from aiohttp import ClientSession, web
+from aiohttp import web
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 import pytest
@@ -22,7 +22,7 @@ from custom_components.energy_tracker.const import (
 )
 from tests.servers import SERVICES_SCRIPT, Servers, questdb_rows, wait_for_rows
 
-from .conftest import closed_port, make_entry, setup_entry
+from .conftest import closed_port, make_entry, questdb_proxy, setup_entry
 from .test_forwarder import ENERGY
 
 
@@ -171,45 +171,20 @@ async def questdb_refusing_views(
 ) -> AsyncIterator[tuple[str, dict[str, bool]]]:
     """The real QuestDB behind a proxy that answers CREATE MATERIALIZED VIEW as a
     release without materialized views does (HTTP 400, an error body)."""
-    session = ClientSession()
     refusing = {"views": True}
 
-    async def handle(request: web.Request) -> web.StreamResponse:
+    def refuse_views(request: web.Request) -> web.StreamResponse | None:
         query = request.query.get("query", "")
         if refusing["views"] and query.lstrip().upper().startswith(
             "CREATE MATERIALIZED"
         ):
             return web.json_response(
-                {
-                    "query": query,
-                    "error": "unexpected token [MATERIALIZED]",
-                    "position": 7,
-                },
-                status=400,
+                {"query": query, "error": "unexpected token [MATERIALIZED]"}, status=400
             )
-        async with session.request(
-            request.method,
-            f"{servers.questdb_url}{request.path_qs}",
-            data=await request.read(),
-        ) as upstream:
-            return web.Response(
-                status=upstream.status,
-                body=await upstream.read(),
-                content_type=upstream.content_type,
-            )
+        return None
 
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}", refusing
-    finally:
-        await runner.cleanup()
-        await session.close()
+    async with questdb_proxy(servers, refuse_views) as url:
+        yield url, refusing
 
 
 async def test_refused_tables_are_logged_once_and_rows_wait_in_the_spool(  # noqa: PLR0917 - fixtures
