@@ -149,7 +149,6 @@ class Forwarder:
         self._schema_refusal: str | None = None
         self._mongo_schema_ready = False
         self._issues: set[str] = set()
-        self._reauth_started = False
         self._stopped = False
         self._stopping = False
         self._mongo_busy = False
@@ -331,36 +330,37 @@ class Forwarder:
         async with self._lock:
             states = self._buffer.copy()
             self._buffer.clear()
-            parts = [
-                states[offset : offset + MAX_BATCH_ROWS]
-                for offset in range(0, len(states), MAX_BATCH_ROWS)
-            ]
-            if not parts:
-                written = await self._drain([])
-            else:
-                written = await self._write_parts(parts)
+            written = await self._write_parts(
+                [
+                    states[offset : offset + MAX_BATCH_ROWS]
+                    for offset in range(0, len(states), MAX_BATCH_ROWS)
+                ]
+            )
         self._after_cycle()
         return {"rows_written": written, "spool_rows_pending": self.spool.rows}
 
     async def _write_parts(self, parts: list[list[Reading]]) -> int:
-        """Serialise part k+1 in the executor while part k is sent."""
+        """Serialise part k+1 in the executor while part k is sent (no part: the spool)."""
+        if not parts:
+            return await self._drain([])
+
+        def serialise(part: list[Reading]) -> asyncio.Future[Batch]:
+            return self.hass.async_add_executor_job(
+                serialise_readings,
+                part,
+                SOURCE_LIVE,
+                MAX_BATCH_ROWS,
+                self._writer_attributes,
+            )
+
         written = 0
         done = 0
-        attributes_of = self._writer_attributes
-        serialising = self.hass.async_add_executor_job(
-            serialise_readings, parts[0], SOURCE_LIVE, MAX_BATCH_ROWS, attributes_of
-        )
+        serialising = serialise(parts[0])
         try:
             for index, part in enumerate(parts):
                 batch = await serialising
                 if index + 1 < len(parts):
-                    serialising = self.hass.async_add_executor_job(
-                        serialise_readings,
-                        parts[index + 1],
-                        SOURCE_LIVE,
-                        MAX_BATCH_ROWS,
-                        attributes_of,
-                    )
+                    serialising = serialise(parts[index + 1])
                 self._count(batch, len(part))
                 if index and self.stats.questdb_status != STATUS_OK:
                     await self._spool(batch.payloads)
@@ -521,15 +521,13 @@ class Forwarder:
             if previous != STATUS_STARTING:
                 LOGGER.info("QuestDB is available again; replaying the spool")
             stats.questdb_down_since = None
-            self._reauth_started = False
             return
         if stats.questdb_down_since is None:
             stats.questdb_down_since = time.monotonic()
         if status == STATUS_AUTH_FAILED:
             LOGGER.error("QuestDB rejected the credentials; readings go to the spool")
-            if not self._reauth_started:
-                self._reauth_started = True
-                self.entry.async_start_reauth(self.hass)
+            # HA starts at most one re-authentication flow per entry.
+            self.entry.async_start_reauth(self.hass)
         elif previous in (STATUS_OK, STATUS_STARTING):
             LOGGER.warning("QuestDB is unavailable; readings go to the spool")
 
@@ -662,9 +660,7 @@ class Forwarder:
             self.invalidate_decisions()
         changed: dict[bool, list[str]] = {True: [], False: []}
         for entity_id, stored in others.items():
-            decided = self._decisions.get(entity_id)
-            if decided is None:
-                decided = self.rules.decide(entity_id, self.hass.states.get(entity_id))
+            decided = self.is_tracked(entity_id)
             if decided != stored:
                 changed[decided].append(entity_id)
         for tracked, entity_ids in changed.items():
