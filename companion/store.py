@@ -142,10 +142,6 @@ class ReadingColumns:
             b"]}",
         )
 
-    def json(self) -> bytes:
-        """The columns as one JSON object."""
-        return b"".join(self.json_parts())
-
 
 class Store:
     """Reads and writes of energy_readings and energy_statistics."""
