@@ -12,7 +12,6 @@ from homeassistant.core import (
     HomeAssistant,
     ServiceCall,
     ServiceResponse,
-    State,
     SupportsResponse,
     callback,
 )
@@ -37,8 +36,9 @@ from .const import (
     SERVICE_FLUSH,
 )
 from .errors import CannotConnect, InvalidAuth, RowsRejected
-from .ilp import readings_from_states, serialise_readings, serialise_statistics
+from .ilp import serialise_readings, serialise_statistics
 from .questdb_http import QuestDBHttp
+from .recorded import async_recorded_readings
 from .schema import SOURCE_BACKFILL, ensure_questdb_schema
 
 if TYPE_CHECKING:
@@ -234,37 +234,13 @@ async def _backfill_states(
     entity_ids: list[str],
 ) -> int:
     """Copy the recorder's states chunk by chunk; return the rows written."""
-    from homeassistant.components.recorder import history  # noqa: PLC0415
-    from homeassistant.helpers.recorder import get_instance  # noqa: PLC0415
-
-    recorder = get_instance(hass)
     readings = 0
     chunk_start = start
     while chunk_start < end:
         chunk_end = min(chunk_start + BACKFILL_CHUNK, end)
-        found: dict[str, list[Any]] = await recorder.async_add_executor_job(
-            partial(
-                history.get_significant_states,
-                hass,
-                chunk_start,
-                chunk_end,
-                entity_ids,
-                include_start_time_state=False,
-                significant_changes_only=False,
-                minimal_response=False,
-                no_attributes=False,
-            )
-        )
-        states: list[State] = [
-            state
-            for entity_states in found.values()
-            for state in entity_states
-            if isinstance(state, State)
-            and chunk_start <= state.last_updated < chunk_end
-        ]
         batch = await hass.async_add_executor_job(
             serialise_readings,
-            readings_from_states(states),
+            await async_recorded_readings(hass, chunk_start, chunk_end, entity_ids),
             SOURCE_BACKFILL,
             MAX_BATCH_ROWS,
         )
