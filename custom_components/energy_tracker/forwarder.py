@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Callable, Mapping
 import contextlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +60,7 @@ from .errors import CannotConnect, InvalidAuth, RowsRejected
 from .ilp import Batch, Reading, serialise_readings, split_lines
 from .mongo import MongoDocument, entity_update, is_auth_failure
 from .questdb_http import QuestDBHttp
+from .recorded import async_recorded_readings
 from .schema import (
     ENTITIES,
     FORWARDER_STATE,
@@ -73,6 +74,10 @@ from .schema import (
 from .spool import Spool
 from .tracking import TrackingRules
 from .units import stored_unit
+
+# An entry set up this soon after the recorder started is HA starting (not a
+# reload): what HA accepted before the listener was subscribed is caught up.
+STARTUP_CATCH_UP = timedelta(minutes=10)
 
 if TYPE_CHECKING:
     from homeassistant.config_entries import ConfigEntry
@@ -244,6 +249,44 @@ class Forwarder:
                 self.hass, self._mongo_loop(), f"{DOMAIN} mongodb"
             )
         )
+        self._tasks.append(
+            self.entry.async_create_background_task(
+                self.hass,
+                self._catch_up_startup(dt_util.utcnow()),
+                f"{DOMAIN} start-up catch-up",
+            )
+        )
+
+    async def _catch_up_startup(self, subscribed_at: datetime) -> None:
+        """Take from the recorder what HA accepted before the listener was subscribed.
+
+        HA serves its API, and integrations set states, while this entry is still
+        being set up; the recorder starts first and has those states. Rows that
+        were captured live as well are the same keys (DEDUP UPSERT).
+        """
+        from homeassistant.helpers.recorder import get_instance  # noqa: PLC0415
+
+        recorder = get_instance(self.hass)
+        since = recorder.recorder_runs_manager.recording_start
+        if subscribed_at - since > STARTUP_CATCH_UP:
+            return  # a reload while HA runs, not HA starting
+        # The recorder commits every commit_interval: wait until it has committed
+        # everything from before the subscription.
+        await asyncio.sleep(recorder.commit_interval + 1)
+        await recorder.async_block_till_done()
+        entity_ids = [
+            entity_id
+            for entity_id in self.hass.states.async_entity_ids()
+            if self.is_tracked(entity_id)
+        ]
+        if not entity_ids:
+            return
+        readings = await async_recorded_readings(
+            self.hass, since, subscribed_at, entity_ids
+        )
+        if readings:
+            self._buffer[:0] = readings
+            self._wake.set()
 
     async def async_stop(self) -> None:
         """Unsubscribe, write or spool what is buffered, stop tasks, close MongoDB."""

@@ -13,6 +13,9 @@ from homeassistant.helpers import entity_registry as er
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import InvalidOperation
 import pytest
+from pytest_homeassistant_custom_component.components.recorder.common import (  # type: ignore[import-untyped]
+    async_wait_recording_done,
+)
 
 from custom_components.energy_tracker.const import (
     CONF_EXCLUDE_ENTITIES,
@@ -322,4 +325,25 @@ async def test_questdb_status_known_before_the_first_reading(
         while forwarder.stats.questdb_status != STATUS_OK:
             await asyncio.sleep(0.05)
     assert forwarder.stats.events_received == 0
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_states_from_before_the_listener_come_from_the_recorder(
+    hass: HomeAssistant,
+    servers: Servers,
+    mongodb_database_name: str,
+    entity_suffix: str,
+) -> None:
+    """HA serves its API while this entry is still being set up, at start-up: what
+    it accepted before the listener was subscribed comes from the recorder."""
+    meter = f"sensor.early_{entity_suffix}"
+    for value in ("1", "2", "3"):
+        hass.states.async_set(meter, value, ENERGY)
+    await async_wait_recording_done(hass)
+    entry = await setup_entry(hass, make_entry(servers, mongodb_database_name))
+    hass.states.async_set(meter, "4", ENERGY)  # live, beside the catch-up
+    rows = await wait_for_rows(
+        servers, f"select value from energy_readings where entity_id = '{meter}'", 4
+    )
+    assert sorted(row[0] for row in rows) == [1.0, 2.0, 3.0, 4.0]
     assert await hass.config_entries.async_unload(entry.entry_id)
