@@ -266,6 +266,8 @@ class Forwarder:
         """
         from homeassistant.helpers.recorder import get_instance  # noqa: PLC0415
 
+        if "recorder" not in self.hass.config.components:
+            return  # nothing to catch up from (the manifest depends on it; a bare HA has none)
         recorder = get_instance(self.hass)
         since = recorder.recorder_runs_manager.recording_start
         if subscribed_at - since > STARTUP_CATCH_UP:
