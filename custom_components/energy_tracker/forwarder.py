@@ -152,6 +152,8 @@ class Forwarder:
         self._tasks: list[asyncio.Task[None]] = []
         self._questdb_schema_ready = False
         self._schema_refusal: str | None = None
+        # rows_dropped when the spool last filled up; None while it has room.
+        self._dropped_since_full: int | None = None
         self._mongo_schema_ready = False
         self._issues: set[str] = set()
         self._stopped = False
@@ -448,6 +450,7 @@ class Forwarder:
                 return written
             written += sent
             await self.hass.async_add_executor_job(self.spool.remove, segment)
+        self._spool_has_room()  # replayed to the end
         for index, (payload, rows) in enumerate(payloads):
             sent = await self._send(payload, rows)
             if sent is None:
@@ -516,14 +519,29 @@ class Forwarder:
             )
             if stored:
                 self.stats.rows_spooled += rows
-            else:
-                if not self.stats.rows_dropped:
-                    LOGGER.error(
-                        "The Energy Tracker spool is full (%d MB): readings are dropped "
-                        "until QuestDB is back; raise the limit in the options",
-                        self.spool.max_bytes // (1024 * 1024),
-                    )
-                self.stats.rows_dropped += rows
+                self._spool_has_room()
+                continue
+            # Said once per time it fills up, not per batch.
+            if self._dropped_since_full is None:
+                self._dropped_since_full = self.stats.rows_dropped
+                LOGGER.error(
+                    "The Energy Tracker spool is full (%d MB): readings are dropped "
+                    "until QuestDB is back; raise the limit in the options",
+                    self.spool.max_bytes // (1024 * 1024),
+                )
+            self.stats.rows_dropped += rows
+
+    def _spool_has_room(self) -> None:
+        """Say once, when the spool had filled up, that it takes readings again."""
+        if self._dropped_since_full is None:
+            return
+        LOGGER.warning(
+            "The Energy Tracker spool has room again; %d reading(s) were dropped "
+            "while it was full (HA's recorder still has them: the backfill action "
+            "can write them)",
+            self.stats.rows_dropped - self._dropped_since_full,
+        )
+        self._dropped_since_full = None
 
     async def _ensure_questdb_schema(self) -> bool:
         """Create the tables once before the first write (ILP would create them without dedup)."""

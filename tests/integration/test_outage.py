@@ -128,6 +128,7 @@ async def test_spool_bound_and_repair_issues(
     servers: Servers,
     mongodb_database_name: str,
     entity_suffix: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     entry = await setup_entry(
         hass,
@@ -149,10 +150,21 @@ async def test_spool_bound_and_repair_issues(
     assert forwarder.spool.rows > 0
     assert forwarder.stats.rows_dropped > 0
     assert forwarder.spool.rows + forwarder.stats.rows_dropped == 10_000
+    assert caplog.text.count("spool is full") == 1  # once, not per batch
     assert (
         issues.async_get_issue(DOMAIN, f"spool_nearly_full_{entry.entry_id}")
         is not None
     )
+    # A higher limit: the spool takes readings again, and says how many it dropped.
+    dropped = forwarder.stats.rows_dropped
+    hass.config_entries.async_update_entry(
+        entry, options={**entry.options, CONF_SPOOL_MAX_MB: 2}
+    )
+    await hass.async_block_till_done()
+    await _fire(hass, meter, 10_000, 1000)
+    await forwarder.async_flush()
+    assert forwarder.stats.rows_dropped == dropped
+    assert f"spool has room again; {dropped} reading(s) were dropped" in caplog.text
     assert issues.async_get_issue(DOMAIN, f"questdb_down_{entry.entry_id}") is None
     # Down for more than 15 minutes.
     assert forwarder.stats.questdb_down_since is not None
