@@ -97,7 +97,7 @@ async def make_forwarder(hass: HomeAssistant, spool_dir: Path) -> Forwarder:
     client = await hass.async_add_executor_job(
         create_client, f"mongodb://127.0.0.1:{MONGODB_PORT}/"
     )
-    return Forwarder(
+    forwarder = Forwarder(
         hass,
         make_entry(),
         questdb=QuestDBHttp(session, QUESTDB_URL),
@@ -106,6 +106,12 @@ async def make_forwarder(hass: HomeAssistant, spool_dir: Path) -> Forwarder:
         spool=Spool(spool_dir, 256 * 1024 * 1024),
         instance_id="bench",
     )
+
+    async def no_catch_up(subscribed_at: datetime) -> None:
+        """This bare HA has no recorder (which the integration depends on) to catch up from."""
+
+    forwarder._catch_up_startup = no_catch_up  # type: ignore[method-assign]  # noqa: SLF001
+    return forwarder
 
 
 class Listeners:
@@ -148,16 +154,16 @@ class Listeners:
             del batch
 
     def stop(self) -> None:
-        """Stop the consumer thread."""
+        """Stop the consumer and recorder threads."""
         self._stopping.set()
         self._consumer.join()
         self._recorder_thread.join()
 
     def read(self) -> None:
-        """Empty the recorder's queue and the deque, as their readers would.
+        """Empty the deque, as its reader would.
 
-        Runs between steps of every phase, listener or not, so it costs the same on
-        both sides of a difference; it keeps retained Events from piling up beyond
+        Runs after every block, listener or not, so it costs the same on both
+        sides of a difference; it keeps retained Events from piling up beyond
         what a running HA holds.
         """
         self.deque.clear()
