@@ -268,8 +268,6 @@ class Forwarder:
         """
         from homeassistant.helpers.recorder import get_instance  # noqa: PLC0415
 
-        if "recorder" not in self.hass.config.components:
-            return  # nothing to catch up from (the manifest depends on it; a bare HA has none)
         recorder = get_instance(self.hass)
         since = recorder.recorder_runs_manager.recording_start
         if subscribed_at - since > STARTUP_CATCH_UP:
@@ -532,8 +530,14 @@ class Forwarder:
             self.stats.rows_dropped += rows
 
     def _spool_has_room(self) -> None:
-        """Say once, when the spool had filled up, that it takes readings again."""
-        if self._dropped_since_full is None:
+        """Say once, when the spool had filled up, that it takes readings again.
+
+        Only once it is back under the repair issue's ratio: a small batch fitting
+        in what a large one left would otherwise end the episode at every flush.
+        """
+        if self._dropped_since_full is None or (
+            self.spool.bytes > self.spool.max_bytes * SPOOL_ISSUE_RATIO
+        ):
             return
         LOGGER.warning(
             "The Energy Tracker spool has room again; %d reading(s) were dropped "
