@@ -140,6 +140,7 @@ class Forwarder:
         self.instance_id = instance_id
         self.rules = TrackingRules(entry.options)
         self.stats = ForwarderStats()
+        self.flush_interval = FLUSH_INTERVAL
         self._decisions: dict[str, bool] = {}
         self._buffer: list[Reading] = []
         self._listener_attributes: dict[str, Mapping[str, Any]] = {}
@@ -347,14 +348,14 @@ class Forwarder:
             self._set_questdb_status(STATUS_OK)
         while not self._stopping:
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(FLUSH_INTERVAL):
+                async with asyncio.timeout(self.flush_interval):
                     await self._wake.wait()
             self._wake.clear()
             try:
                 await self.async_flush()
             except Exception:  # noqa: BLE001 - the writer must keep running
                 LOGGER.exception("Unexpected error in the Energy Tracker writer")
-                await asyncio.sleep(FLUSH_INTERVAL)
+                await asyncio.sleep(self.flush_interval)
 
     async def async_flush(self) -> dict[str, int]:
         """Write the buffer and the spool now; return what was written.
