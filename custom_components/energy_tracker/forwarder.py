@@ -1,8 +1,9 @@
 """The hot path: state_changed events → in-memory buffer → batched ILP writes to QuestDB.
 
-On HA's loop the filter costs one dict lookup per event and the listener one tuple
-append (attributes only when they changed). Everything else (serialisation, spool files) runs in the executor, and
-network I/O is awaited in background tasks.
+On HA's loop the filter costs one dict lookup per event and the listener three list
+appends, one per column of the buffer (attributes only when they changed).
+Everything else (serialisation, spool files) runs in the executor, and network I/O
+is awaited in background tasks.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ from .const import (
     STATUS_STARTING,
 )
 from .errors import CannotConnect, InvalidAuth, RowsRejected
-from .ilp import Batch, Reading, serialise_readings, split_lines
+from .ilp import Batch, Readings, serialise_readings, split_lines
 from .mongo import MongoDocument, entity_update, is_auth_failure
 from .questdb_http import QuestDBHttp
 from .recorded import async_recorded_readings
@@ -142,7 +143,7 @@ class Forwarder:
         self.stats = ForwarderStats()
         self.flush_interval = FLUSH_INTERVAL
         self._decisions: dict[str, bool] = {}
-        self._buffer: list[Reading] = []
+        self._buffer = Readings()
         self._listener_attributes: dict[str, Mapping[str, Any]] = {}
         self._writer_attributes: dict[str, Mapping[str, Any]] = {}
         self._pending_entities: dict[str, tuple[str, float, Mapping[str, Any]]] = {}
@@ -175,8 +176,11 @@ class Forwarder:
         """Return the event filter and the listener, with everything they need bound."""
         decided = self._decisions.get
         decide = self._decide
-        append = self._buffer.append
-        buffer = self._buffer
+        entity_ids = self._buffer.entity_ids
+        append_entity_id = entity_ids.append
+        append_state = self._buffer.states.append
+        append_timestamp = self._buffer.timestamps.append
+        new_attributes = self._buffer.attributes
         wake = self._wake.set
         full = MAX_BATCH_ROWS
         last_attributes = self._listener_attributes
@@ -192,20 +196,19 @@ class Forwarder:
 
         @callback
         def listener(event: Event[EventStateChangedData]) -> None:
-            """Append a small tuple (attributes only when changed); wake the writer when full."""
+            """Append to the buffer's columns (attributes only when changed); wake the writer when full."""
             state = event.data["new_state"]
             if state is None:
                 return
             entity_id = state.entity_id
             attributes = state.attributes
-            if last_attributes_get(entity_id) is attributes:
-                append((entity_id, state.state, state.last_updated_timestamp))
-            else:
+            if last_attributes_get(entity_id) is not attributes:
                 last_attributes[entity_id] = attributes
-                append(
-                    (entity_id, state.state, state.last_updated_timestamp, attributes)
-                )
-            if len(buffer) >= full:
+                new_attributes[len(entity_ids)] = attributes
+            append_entity_id(entity_id)
+            append_state(state.state)
+            append_timestamp(state.last_updated_timestamp)
+            if len(entity_ids) >= full:
                 wake()
 
         return event_filter, listener
@@ -288,7 +291,7 @@ class Forwarder:
             self.hass, since, subscribed_at, entity_ids
         )
         if readings:
-            self._buffer[:0] = readings
+            self._buffer.prepend(readings)
             self._wake.set()
 
     async def async_stop(self) -> None:
@@ -374,23 +377,16 @@ class Forwarder:
         straight to the spool.
         """
         async with self._lock:
-            states = self._buffer.copy()
-            self._buffer.clear()
-            written = await self._write_parts(
-                [
-                    states[offset : offset + MAX_BATCH_ROWS]
-                    for offset in range(0, len(states), MAX_BATCH_ROWS)
-                ]
-            )
+            written = await self._write_parts(self._buffer.take().split(MAX_BATCH_ROWS))
         self._after_cycle()
         return {"rows_written": written, "spool_rows_pending": self.spool.rows}
 
-    async def _write_parts(self, parts: list[list[Reading]]) -> int:
+    async def _write_parts(self, parts: list[Readings]) -> int:
         """Serialise part k+1 in the executor while part k is sent (no part: the spool)."""
         if not parts:
             return await self._drain([])
 
-        def serialise(part: list[Reading]) -> asyncio.Future[Batch]:
+        def serialise(part: Readings) -> asyncio.Future[Batch]:
             return self.hass.async_add_executor_job(
                 serialise_readings,
                 part,
@@ -416,7 +412,7 @@ class Forwarder:
         except BaseException:
             # Never lose what was taken: unwritten parts go back to the front of
             # the buffer (a part that was half sent is harmless: DEDUP UPSERT KEYS).
-            self._buffer[:0] = [state for part in parts[done:] for state in part]
+            self._buffer.prepend(*parts[done:])
             raise
         return written
 

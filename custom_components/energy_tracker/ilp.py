@@ -32,14 +32,90 @@ _PARSE_SLICE = 2048
 _FRAME_SLICE = 8192
 
 
-type Reading = tuple[str, str, float] | tuple[str, str, float, Mapping[str, Any]]
-"""(entity_id, state, last_updated timestamp[, attributes]) as captured on the loop.
+@dataclass(slots=True)
+class Readings:
+    """Readings column by column: (entity_id, state, last_updated timestamp) per row.
 
-The attributes come only when they differ from the entity's previous reading:
-a tuple of str and float is untracked by the garbage collector after its first
-pass, so a full buffer adds no work to HA's full collections (State objects
-would: each holds dicts and a Context).
-"""
+    The listener fills them with one list append per column: str and float only,
+    so capturing allocates nothing the garbage collector tracks and a full buffer
+    adds no work to HA's collections (State objects or tuples would), and taking
+    it frees no per-reading object on the loop. Attributes are kept only at the
+    rows where an entity's attributes differ from its previous reading.
+    """
+
+    entity_ids: list[str] = field(default_factory=list)
+    states: list[str] = field(default_factory=list)
+    timestamps: list[float] = field(default_factory=list)
+    attributes: dict[int, Mapping[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def from_states(cls, states: Iterable[State]) -> Readings:
+        """Take State objects (e.g. from the recorder), each row with its attributes."""
+        readings = cls()
+        for row, state in enumerate(states):
+            readings.entity_ids.append(state.entity_id)
+            readings.states.append(state.state)
+            readings.timestamps.append(state.last_updated_timestamp)
+            readings.attributes[row] = state.attributes
+        return readings
+
+    def __len__(self) -> int:
+        """Return the number of readings."""
+        return len(self.entity_ids)
+
+    def take(self) -> Readings:
+        """Return every reading and leave this empty, its lists still the same objects."""
+        taken = Readings(
+            self.entity_ids.copy(),
+            self.states.copy(),
+            self.timestamps.copy(),
+            self.attributes.copy(),
+        )
+        self.entity_ids.clear()
+        self.states.clear()
+        self.timestamps.clear()
+        self.attributes.clear()
+        return taken
+
+    def split(self, size: int) -> list[Readings]:
+        """Return the readings in consecutive parts of at most `size`."""
+        parts = []
+        for offset in range(0, len(self), size):
+            end = offset + size
+            parts.append(
+                Readings(
+                    self.entity_ids[offset:end],
+                    self.states[offset:end],
+                    self.timestamps[offset:end],
+                    {
+                        row - offset: attributes
+                        for row, attributes in self.attributes.items()
+                        if offset <= row < end
+                    },
+                )
+            )
+        return parts
+
+    def prepend(self, *earlier: Readings) -> None:
+        """Put readings in front of these, in place (the listener holds the lists)."""
+        moved = sum(len(readings) for readings in earlier)
+        if not moved:
+            return
+        attributes: dict[int, Mapping[str, Any]] = {}
+        offset = 0
+        for readings in earlier:
+            attributes.update(
+                (row + offset, value) for row, value in readings.attributes.items()
+            )
+            offset += len(readings)
+        attributes.update(
+            (row + moved, value) for row, value in self.attributes.items()
+        )
+        self.entity_ids[:0] = [e for readings in earlier for e in readings.entity_ids]
+        self.states[:0] = [s for readings in earlier for s in readings.states]
+        self.timestamps[:0] = [t for readings in earlier for t in readings.timestamps]
+        self.attributes.clear()
+        self.attributes.update(attributes)
 
 
 @dataclass(slots=True)
@@ -121,15 +197,8 @@ def _values(raws: list[str]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bo
     return values, skip
 
 
-def readings_from_states(states: Iterable[State]) -> list[Reading]:
-    """Turn State objects (e.g. from the recorder) into readings with attributes."""
-    return [
-        (s.entity_id, s.state, s.last_updated_timestamp, s.attributes) for s in states
-    ]
-
-
 def serialise_readings(
-    readings: Sequence[Reading],
+    readings: Readings,
     source: str,
     max_rows: int,
     attributes_of: dict[str, Mapping[str, Any]] | None = None,
@@ -150,12 +219,11 @@ def serialise_readings(
     count = len(readings)
     if not count:
         return batch
-    entity_ids = [reading[0] for reading in readings]
-    raws = [reading[1] for reading in readings]
-    timestamps = np.fromiter(
-        [reading[2] for reading in readings], dtype=np.float64, count=count
-    )
-    with_attributes = np.fromiter(map(len, readings), dtype=np.intp, count=count) == 4
+    entity_ids = readings.entity_ids
+    raws = readings.states
+    timestamps = np.array(readings.timestamps, dtype=np.float64)
+    with_attributes = np.zeros(count, dtype=np.bool_)
+    with_attributes[list(readings.attributes)] = True
     entity_codes = pd.factorize(np.array(entity_ids, dtype=object))[0]
     # An entity's attributes version at each row: how many readings with new
     # attributes it had so far in this batch (0: those it came in with).
@@ -173,14 +241,12 @@ def serialise_readings(
     meta_attributes: list[Mapping[str, Any]] = []
     metas = []
     for row in np.unique(meta_of, return_index=True)[1].tolist():
-        reading = readings[row]
-        attributes = (
-            reading[3]  # a 4-tuple here
-            if len(reading) == 4
-            else attributes_of.get(reading[0], _EMPTY)
-        )
+        entity_id = entity_ids[row]
+        attributes = readings.attributes.get(row)
+        if attributes is None:
+            attributes = attributes_of.get(entity_id, _EMPTY)
         meta_attributes.append(attributes)
-        metas.append(_symbols(reading[0], attributes, source))
+        metas.append(_symbols(entity_id, attributes, source))
     latest = batch.latest
     last_rows = count - 1 - np.unique(entity_codes[::-1], return_index=True)[1]
     for row in last_rows.tolist():

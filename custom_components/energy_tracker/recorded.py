@@ -8,12 +8,12 @@ from typing import Any
 
 from homeassistant.core import HomeAssistant, State
 
-from .ilp import Reading, readings_from_states
+from .ilp import Readings
 
 
 async def async_recorded_readings(
     hass: HomeAssistant, start: datetime, end: datetime, entity_ids: list[str]
-) -> list[Reading]:
+) -> Readings:
     """Every state the recorder kept for the entities in [start, end), as readings."""
     from homeassistant.components.recorder import history  # noqa: PLC0415
     from homeassistant.helpers.recorder import get_instance  # noqa: PLC0415
@@ -31,7 +31,7 @@ async def async_recorded_readings(
             no_attributes=False,
         )
     )
-    return readings_from_states(
+    return Readings.from_states(
         state
         for entity_states in found.values()
         for state in entity_states
