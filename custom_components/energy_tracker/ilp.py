@@ -79,6 +79,8 @@ class Readings:
 
     def split(self, size: int) -> list[Readings]:
         """Return the readings in consecutive parts of at most `size`."""
+        if len(self) <= size:
+            return [self] if len(self) else []
         parts = []
         for offset in range(0, len(self), size):
             end = offset + size
