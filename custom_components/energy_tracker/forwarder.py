@@ -117,6 +117,22 @@ class ForwarderStats:
         }
 
 
+class _Decisions(dict[str, bool]):
+    """Whether each entity id is tracked; a missing one is decided on lookup.
+
+    The event filter is then a single subscript: no call, no None check.
+    """
+
+    def __init__(self, decide: Callable[[str], bool]) -> None:
+        """Bind what decides an entity id not seen yet."""
+        super().__init__()
+        self._decide = decide
+
+    def __missing__(self, entity_id: str) -> bool:
+        """Decide (and usually remember) an entity id seen for the first time."""
+        return self._decide(entity_id)
+
+
 class Forwarder:
     """Capture tracked state changes and write them to QuestDB without losing any."""
 
@@ -142,7 +158,7 @@ class Forwarder:
         self.rules = TrackingRules(entry.options)
         self.stats = ForwarderStats()
         self.flush_interval = FLUSH_INTERVAL
-        self._decisions: dict[str, bool] = {}
+        self._decisions = _Decisions(self._decide)
         self._buffer = Readings()
         self._listener_attributes: dict[str, Mapping[str, Any]] = {}
         self._writer_attributes: dict[str, Mapping[str, Any]] = {}
@@ -174,8 +190,7 @@ class Forwarder:
         Callable[[Event[EventStateChangedData]], None],
     ]:
         """Return the event filter and the listener, with everything they need bound."""
-        decided = self._decisions.get
-        decide = self._decide
+        decisions = self._decisions
         entity_ids = self._buffer.entity_ids
         append_entity_id = entity_ids.append
         append_state = self._buffer.states.append
@@ -188,11 +203,8 @@ class Forwarder:
 
         @callback
         def event_filter(data: EventStateChangedData) -> bool:
-            """Reject untracked entities with one dict lookup."""
-            tracked = decided(data["entity_id"])
-            if tracked is None:
-                return decide(data)
-            return tracked
+            """Reject untracked entities with one dict lookup (decided on a miss)."""
+            return decisions[data["entity_id"]]
 
         @callback
         def listener(event: Event[EventStateChangedData]) -> None:
@@ -214,13 +226,17 @@ class Forwarder:
         return event_filter, listener
 
     @callback
-    def _decide(self, data: EventStateChangedData) -> bool:
-        """Decide once per entity id whether it is tracked."""
-        entity_id = data["entity_id"]
-        new_state = data["new_state"]
-        if new_state is None:
+    def _decide(self, entity_id: str) -> bool:
+        """Decide once per entity id whether it is tracked, from its state now.
+
+        Called from the event filter: HA sets the new state before it fires
+        state_changed. An entity removed (no state) is decided again when it
+        comes back.
+        """
+        state = self.hass.states.get(entity_id)
+        if state is None:
             return False
-        tracked = self.rules.decide(entity_id, new_state)
+        tracked = self.rules.decide(entity_id, state)
         self._decisions[entity_id] = tracked
         return tracked
 
