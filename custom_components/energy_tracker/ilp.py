@@ -36,11 +36,12 @@ _FRAME_SLICE = 8192
 class Readings:
     """Readings column by column: (entity_id, state, last_updated timestamp) per row.
 
-    The listener fills them with one list append per column: str and float only,
-    so capturing allocates nothing the garbage collector tracks and a full buffer
-    adds no work to HA's collections (State objects or tuples would), and taking
-    it frees no per-reading object on the loop. Attributes are kept only at the
-    rows where an entity's attributes differ from its previous reading.
+    The listener fills them with one list append per column, str and float only:
+    capturing allocates no object the garbage collector tracks (a tuple or a
+    State kept per reading would add to HA's collections), and a flush frees only
+    the states and timestamps it held, half the objects a tuple per reading
+    needs. Attributes are kept only at the rows where an entity's attributes
+    differ from its previous reading.
     """
 
     entity_ids: list[str] = field(default_factory=list)
