@@ -38,9 +38,9 @@ class Readings:
 
     The listener fills them with one list append per column, str and float only:
     capturing allocates no object the garbage collector tracks (a tuple or a
-    State kept per reading would add to HA's collections), and a flush frees only
-    the states and timestamps it held, half the objects a tuple per reading
-    needs. Attributes are kept only at the rows where an entity's attributes
+    State kept per reading would add to HA's collections), and what a flush
+    frees is only the states and timestamps it held, half the objects a tuple
+    per reading needs (the forwarder frees them in the executor). Attributes are kept only at the rows where an entity's attributes
     differ from its previous reading.
     """
 
@@ -65,18 +65,24 @@ class Readings:
         return len(self.entity_ids)
 
     def take(self) -> Readings:
-        """Return every reading and leave this empty, its lists still the same objects."""
-        taken = Readings(
-            self.entity_ids.copy(),
-            self.states.copy(),
-            self.timestamps.copy(),
-            self.attributes.copy(),
-        )
+        """Return every reading, moving the lists out (nothing copied); leave new empty ones.
+
+        Whoever appends to the lists must bind the new ones (the forwarder's
+        listener does, through its take).
+        """
+        taken = Readings(self.entity_ids, self.states, self.timestamps, self.attributes)
+        self.entity_ids = []
+        self.states = []
+        self.timestamps = []
+        self.attributes = {}
+        return taken
+
+    def clear(self) -> None:
+        """Drop every reading (in the executor: most are the last references)."""
         self.entity_ids.clear()
         self.states.clear()
         self.timestamps.clear()
         self.attributes.clear()
-        return taken
 
     def split(self, size: int) -> list[Readings]:
         """Return the readings in consecutive parts of at most `size`."""

@@ -238,6 +238,43 @@ async def test_large_buffer_in_batches_with_attribute_changes(
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
+async def test_capture_goes_on_across_flushes(
+    hass: HomeAssistant,
+    servers: Servers,
+    mongodb_database_name: str,
+    entity_suffix: str,
+) -> None:
+    """Each flush takes the buffer's lists whole; the listener fills new ones, units and all."""
+    entry = await setup_entry(hass, make_entry(servers, mongodb_database_name))
+    forwarder = entry.runtime_data.forwarder
+    meter = f"sensor.rounds_{entity_suffix}"
+    expected: list[list[Any]] = []
+    for flush in range(3):
+        # The unit changes between flushes (Wh, then kWh, then Wh again): the
+        # rows after a flush carry the attributes they came with.
+        unit = "kWh" if flush == 1 else "Wh"
+        for i in range(5):
+            value = 100 * flush + i
+            hass.states.async_set(
+                meter, str(value), {**ENERGY, "unit_of_measurement": unit}
+            )
+            state = hass.states.get(meter)
+            assert state is not None
+            kwh = value / 1000 if unit == "Wh" else float(value)
+            expected.append([_iso(state.last_updated), round(kwh, 9)])
+        assert forwarder.buffered == 5
+        result = await forwarder.async_flush()
+        assert result["rows_written"] == 5
+        assert forwarder.buffered == 0
+    rows = await wait_for_rows(
+        servers,
+        f"select ts, value from energy_readings where entity_id = '{meter}' order by ts",
+        len(expected),
+    )
+    assert [[ts, round(v, 9)] for ts, v in rows] == expected
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
 async def test_unload_removes_listener_tasks_and_connections(
     hass: HomeAssistant,
     servers: Servers,

@@ -40,8 +40,8 @@ def sample(count: int, start: int = 0) -> Readings:
     return readings
 
 
-def test_take_empties_the_same_lists() -> None:
-    """What is taken is everything; the lists the listener appends to stay the same objects."""
+def test_take_moves_the_lists_out_and_leaves_new_ones() -> None:
+    """What is taken is everything, in the same list objects (nothing copied); new lists stay."""
     buffer = sample(7)
     columns = (buffer.entity_ids, buffer.states, buffer.timestamps, buffer.attributes)
     expected = rows(buffer)
@@ -49,15 +49,17 @@ def test_take_empties_the_same_lists() -> None:
     taken = buffer.take()
 
     assert rows(taken) == expected
+    assert all(
+        a is b
+        for a, b in zip(
+            (taken.entity_ids, taken.states, taken.timestamps, taken.attributes),
+            columns,
+            strict=True,
+        )
+    )
     assert len(buffer) == 0
     assert not buffer.attributes
-    assert (
-        buffer.entity_ids,
-        buffer.states,
-        buffer.timestamps,
-        buffer.attributes,
-    ) == columns
-    assert all(
+    assert not any(
         a is b
         for a, b in zip(
             (buffer.entity_ids, buffer.states, buffer.timestamps, buffer.attributes),
@@ -65,6 +67,10 @@ def test_take_empties_the_same_lists() -> None:
             strict=True,
         )
     )
+
+    taken.clear()
+    assert len(taken) == 0
+    assert not taken.attributes
 
 
 def test_split_then_prepend_restores_the_order_and_attributes() -> None:
