@@ -25,6 +25,7 @@ import asyncio
 from collections import deque
 from collections.abc import Callable
 import contextlib
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 import gc
 from itertools import count, islice
@@ -227,6 +228,54 @@ BLOCK = 2_000
 SETTLE_SECONDS = 0.1
 
 
+class CollectorClock:
+    """Loop-thread CPU spent in the garbage collector, and its collections by generation."""
+
+    def __init__(self) -> None:
+        """Count from now on, for the thread that creates this (HA's loop)."""
+        self._thread = threading.get_ident()
+        self._started = 0.0
+        self.seconds = 0.0
+        self.collections = [0, 0, 0]
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        # A collection run by another thread (the executor's) is not loop CPU.
+        if threading.get_ident() != self._thread:
+            return
+        if phase == "start":
+            self._started = time.thread_time()
+            return
+        self.seconds += time.thread_time() - self._started
+        self.collections[info["generation"]] += 1
+
+    def reading(self) -> tuple[float, int, int, int]:
+        """Return the seconds and the collections of generation 0, 1, 2 so far."""
+        return (self.seconds, *self.collections)  # type: ignore[return-value]
+
+    def close(self) -> None:
+        """Stop counting."""
+        gc.callbacks.remove(self._callback)
+
+
+@dataclass
+class Figures:
+    """What one variant measured over every round."""
+
+    # Per pair of blocks, µs per write added: loop CPU with the collector, loop
+    # CPU outside the collector, loop wall clock; and the unsubscribed block's
+    # loop CPU per write.
+    pairs: list[tuple[float, float, float, float]] = field(default_factory=list)
+    # Collector in the subscribed (True) and unsubscribed (False) blocks:
+    # seconds, collections of generation 0, 1, 2.
+    collector: dict[bool, list[float]] = field(
+        default_factory=lambda: {True: [0.0] * 4, False: [0.0] * 4}
+    )
+    writes: int = 0  # per side
+    flush: list[float] = field(default_factory=list)  # µs of loop CPU per write
+    tracked: list[float] = field(default_factory=list)  # objects per write added
+
+
 class LoopClock:
     """Alternating blocks of state writes on HA's loop, timed by the loop's clocks."""
 
@@ -238,29 +287,76 @@ class LoopClock:
         self.forwarder = forwarder
         self.listeners = listeners
         self.n = n
+        self.collector = CollectorClock()
         self._values = map(str, count())  # the state changes at every write
 
-    def _block(self, entity: tuple[str, dict[str, Any]]) -> tuple[float, float]:
-        """Return (loop CPU s, wall s) of BLOCK writes back to back, as HA under load."""
+    def _block(self, entity: tuple[str, dict[str, Any]]) -> tuple[float, float, float]:
+        """Return (loop CPU s, wall s, collector s) of BLOCK writes back to back."""
         entity_id, attrs = entity
         async_set = self.hass.states.async_set
+        collector = self.collector
+        in_collector = collector.seconds
         cpu = time.thread_time()
         wall = time.perf_counter()
         for value in islice(self._values, BLOCK):
             async_set(entity_id, value, attrs)
-        return time.thread_time() - cpu, time.perf_counter() - wall
+        return (
+            time.thread_time() - cpu,
+            time.perf_counter() - wall,
+            collector.seconds - in_collector,
+        )
 
-    async def round(
+    def _subscribe(
+        self, listener: Callable[..., Any], event_filter: Any
+    ) -> Callable[[], None]:
+        return self.hass.bus.async_listen(
+            EVENT_STATE_CHANGED, listener, event_filter=event_filter
+        )
+
+    def tracked_per_write(
         self,
         listener: Callable[..., Any],
         event_filter: Any,
         entity: tuple[str, dict[str, Any]],
-    ) -> list[tuple[float, float, float]]:
-        """Return, per pair of blocks, µs per write added (loop CPU, wall) and bare CPU.
+    ) -> float:
+        """Objects the collector tracks, left per write with the listener minus without.
+
+        A count, not a time: automatic collection is off for the two blocks, and
+        the collector's young count (allocations minus frees of objects it tracks)
+        is read before and after. What a listener adds here is what makes the
+        collector run more often; 0 means it costs the collector nothing.
+        """
+        left: dict[bool, int] = {}
+        for subscribed in (True, False):
+            unsub = self._subscribe(listener, event_filter) if subscribed else None
+            gc.collect()
+            gc.disable()
+            try:
+                before = gc.get_count()[0]
+                self._block(entity)
+                left[subscribed] = gc.get_count()[0] - before
+            finally:
+                gc.enable()
+                if unsub is not None:
+                    unsub()
+            self.listeners.read()
+        return (left[True] - left[False]) / BLOCK
+
+    async def round(
+        self,
+        figures: Figures,
+        listener: Callable[..., Any],
+        event_filter: Any,
+        entity: tuple[str, dict[str, Any]],
+    ) -> None:
+        """Add one round's pairs of blocks, collector counts and flush to `figures`.
 
         Per pair, not summed: a full collection of the garbage collector (~0.1 s
         here) lands in one block now and then, and medians over pairs keep it
-        from deciding a figure. Our writer's flush of everything the subscribed
+        from deciding a figure; the collector's own time is also taken out of
+        each block, so the figure outside it is not at the mercy of where the
+        collections fell (`tracked_per_write` says whether the listener makes
+        the collector run more). Our writer's flush of everything the subscribed
         blocks captured runs at the end of the round and its loop CPU is spread
         over the pairs (its serialisation runs in the executor); `loop_time`
         holds the writer's timer back so no flush falls between blocks, where
@@ -268,52 +364,58 @@ class LoopClock:
         following unsubscribed block, which then counts some of its cost against
         the baseline: the reference is, if anything, understated.
         """
-        bus = self.hass.bus
-        pairs: list[tuple[float, float, float]] = []
+        figures.tracked.append(self.tracked_per_write(listener, event_filter, entity))
+        pairs: list[tuple[float, float, float, float]] = []
+        collector = self.collector
         gc.collect()  # every round starts from the same collector state
         for pair in range(self.n // BLOCK):
-            timed: dict[bool, tuple[float, float]] = {}
+            timed: dict[bool, tuple[float, float, float]] = {}
             for subscribed in (pair % 2 == 0, pair % 2 == 1):
-                unsub = (
-                    bus.async_listen(
-                        EVENT_STATE_CHANGED, listener, event_filter=event_filter
-                    )
-                    if subscribed
-                    else None
-                )
+                unsub = self._subscribe(listener, event_filter) if subscribed else None
+                before = collector.reading()
                 timed[subscribed] = self._block(entity)
+                after = collector.reading()
+                side = figures.collector[subscribed]
+                for index, (was, now) in enumerate(zip(before, after, strict=True)):
+                    side[index] += now - was
                 if unsub is not None:
                     unsub()
                 self.listeners.read()  # the recorder's and the deque's readers
                 await asyncio.sleep(0)
+            (cpu, wall, gc_s), (cpu_0, wall_0, gc_s_0) = timed[True], timed[False]
             pairs.append(
                 (
-                    (timed[True][0] - timed[False][0]) / BLOCK * 1e6,
-                    (timed[True][1] - timed[False][1]) / BLOCK * 1e6,
-                    timed[False][0] / BLOCK * 1e6,
+                    (cpu - cpu_0) / BLOCK * 1e6,
+                    ((cpu - gc_s) - (cpu_0 - gc_s_0)) / BLOCK * 1e6,
+                    (wall - wall_0) / BLOCK * 1e6,
+                    cpu_0 / BLOCK * 1e6,
                 )
             )
         flush = time.thread_time()
         await self.forwarder.async_flush()
         flush_per_write = (time.thread_time() - flush) / (len(pairs) * BLOCK) * 1e6
+        figures.flush.append(flush_per_write)
+        figures.writes += len(pairs) * BLOCK
+        figures.pairs.extend(
+            (total + flush_per_write, outside + flush_per_write, wall, base)
+            for total, outside, wall, base in pairs
+        )
         await self.listeners.settle()
         await asyncio.sleep(SETTLE_SECONDS)
-        return [(cpu + flush_per_write, wall, base) for cpu, wall, base in pairs]
 
 
 async def loop_time(
     hass: HomeAssistant, forwarder: Forwarder, n: int, rounds: int
-) -> tuple[dict[str, list[tuple[float, float]]], dict[str, float]]:
-    """µs (loop CPU, loop wall) each listener adds per state write, per round.
+) -> dict[str, Figures]:
+    """What each listener adds to HA's loop per state write, by variant.
 
     The forwarder runs for real: its writer flushes what was captured, the
     executor serialises and QuestDB receives (see LoopClock.round for what is
     counted). Every variant runs in two set-ups: a bare HA (no other listener, so
     the Event is only built for the listener measured) and HA with its recorder
     listening, as in every real install (the integration depends on the
-    recorder). Variants are shuffled every round. Returns the per-pair
-    differences by variant and the median loop CPU µs per write without a
-    listener, by set-up.
+    recorder, whose MATCH_ALL listener has HA build every Event anyway).
+    Variants are shuffled every round.
     """
     listeners = Listeners()
     forwarder._unsubscribe.pop()()  # noqa: SLF001 - subscribed per block below
@@ -326,7 +428,9 @@ async def loop_time(
     forwarder.flush_interval = 3600.0
     forwarder._wake.set()  # noqa: SLF001 - the writer takes the new interval
     await asyncio.sleep(0.1)
-    event_filter, listener = forwarder._build_callbacks()  # noqa: SLF001 - the real hot path
+    # The real hot path: the pair async_start subscribed, whose buffer the writer takes.
+    event_filter = forwarder._event_filter  # noqa: SLF001
+    listener = forwarder._listener  # noqa: SLF001
     clock = LoopClock(hass, forwarder, listeners, n)
     tracked = ("sensor.bench_energy", ENERGY)
     untracked = ("sensor.bench_temp", TEMPERATURE)
@@ -340,8 +444,7 @@ async def loop_time(
     variants = [(name, False, *spec) for name, spec in plain.items()] + [
         (f"{name} {WITH_RECORDER}", True, *spec) for name, spec in plain.items()
     ]
-    added: dict[str, list[tuple[float, float]]] = {v[0]: [] for v in variants}
-    bare: dict[str, list[float]] = {"": [], WITH_RECORDER: []}
+    figures = {v[0]: Figures() for v in variants}
     shuffle = random.Random(42).shuffle
     try:
         for _ in range(rounds):
@@ -352,12 +455,11 @@ async def loop_time(
                     if with_recorder
                     else None
                 )
-                for cpu, wall, base in await clock.round(fn, flt, entity):
-                    added[name].append((cpu, wall))
-                    bare[WITH_RECORDER if with_recorder else ""].append(base)
+                await clock.round(figures[name], fn, flt, entity)
                 if recorder_unsub is not None:
                     recorder_unsub()
     finally:
+        clock.collector.close()
         listeners.stop()
         forwarder.flush_interval = flush_interval
         forwarder._wake.set()  # noqa: SLF001
@@ -366,7 +468,7 @@ async def loop_time(
                 EVENT_STATE_CHANGED, listener, event_filter=event_filter
             )
         )
-    return added, {setup: statistics.median(s) for setup, s in bare.items()}
+    return figures
 
 
 async def fire(hass: HomeAssistant, ids: list[str], total: int) -> float:
@@ -624,48 +726,91 @@ def iso_to_micros(value: str) -> int:
     return int((moment - EPOCH).total_seconds()) * 1_000_000 + moment.microsecond
 
 
-def print_loop_time(
-    added: dict[str, list[tuple[float, float]]],
-    bare: dict[str, float],
-    rounds: int,
-    events: int,
-) -> None:
-    """Print the µs each listener adds per event, per set-up, with the rounds' spread."""
+def print_loop_time(figures: dict[str, Figures], rounds: int, events: int) -> None:
+    """Print the µs each listener adds per event, per set-up, with the pairs' spread."""
     print(
-        f"HA loop time added per hass.states.async_set, listener subscribed minus not "
+        f"HA loop time added per hass.states.async_set: listener subscribed minus not, "
         f"in alternating blocks of {BLOCK:,} writes back to back, the forwarder's "
-        f"writer flushing for real: loop thread CPU, median [quartiles] over the "
-        f"pairs of blocks of {rounds} rounds x {events:,} writes each way; then the "
-        f"median of the loop's wall clock over the writes (with the waits for the GIL)"
+        f"writer flushing for real; loop thread CPU, median [quartiles] over the "
+        f"pairs of blocks of {rounds} rounds x {events:,} writes each way."
+    )
+    print(
+        "  'outside GC': the loop's CPU without the garbage collector's part; "
+        "'with GC': all of it; 'wall': the loop's wall clock (waits for the GIL "
+        "included); 'tracked': objects the collector tracks left per write "
+        "(a count: 0.00 means the listener makes the collector run no more); "
+        "'GC/write': the collector's loop CPU per write, subscribed / not "
+        "(means; a full collection is ~0.1 s, so these swing by whole collections)."
     )
     for setup, suffix in (
-        ("a bare HA (no other listener)", ""),
-        ("HA with its recorder listening (every real install)", f" {WITH_RECORDER}"),
+        (
+            "a bare HA (no other listener: HA builds the Event only for the one measured)",
+            "",
+        ),
+        (
+            (
+                "HA with its recorder listening (every real install: its MATCH_ALL "
+                "listener has HA build every Event anyway)"
+            ),
+            f" {WITH_RECORDER}",
+        ),
     ):
 
+        def quartiles(values: list[float]) -> tuple[float, float, float]:
+            q1, median, q3 = statistics.quantiles(sorted(values), n=4)
+            return q1, median, q3
+
         def figure(name: str, suffix: str = suffix) -> tuple[float, str]:
-            samples = added[f"{name}{suffix}"]
-            q1, median, q3 = statistics.quantiles(sorted(s[0] for s in samples), n=4)
-            wall = statistics.median(s[1] for s in samples)
+            found = figures[f"{name}{suffix}"]
+            q1, outside, q3 = quartiles([p[1] for p in found.pairs])
+            t1, total, t3 = quartiles([p[0] for p in found.pairs])
+            wall = statistics.median(p[2] for p in found.pairs)
+            per_write = {
+                side: found.collector[side][0] / found.writes * 1e6
+                for side in (True, False)
+            }
+            # Indices 2 and 3: collections of generation 1 and 2.
+            collections = ", ".join(
+                f"gen {index - 1}: {found.collector[True][index]:.0f} / "
+                f"{found.collector[False][index]:.0f}"
+                for index in (2, 3)
+            )
             return (
-                median,
-                f"{median:6.3f} µs  [{q1:6.3f} .. {q3:6.3f}]  wall {wall:6.3f}",
+                outside,
+                (
+                    f"{outside:6.3f} [{q1:6.3f} ..{q3:6.3f}]  with GC {total:6.3f} "
+                    f"[{t1:6.3f} ..{t3:6.3f}]  wall {wall:6.3f}  tracked "
+                    f"{statistics.median(found.tracked):5.2f}  GC/write "
+                    f"{per_write[True]:5.2f} / {per_write[False]:5.2f} "
+                    f"(collections {collections})"
+                ),
             )
 
-        base = bare[WITH_RECORDER if suffix else ""]
-        print(f"In {setup}; HA alone {base:.2f} µs per write:")
+        found = figures[f"energy_tracker forwarded{suffix}"]
+        base = statistics.median(p[3] for p in found.pairs)
+        print(f"In {setup}; HA alone {base:.2f} µs per write (loop CPU):")
+        print("  µs per write, outside GC [quartiles]")
         ours, ours_text = figure("energy_tracker forwarded")
         print(f"  energy_tracker forwarded  {ours_text}   (target <= 1.5)")
         print(
-            f"  energy_tracker filtered   {figure('energy_tracker filtered')[1]}   (target <= 0.2)"
+            f"    of which the writer's flush, loop CPU: "
+            f"{statistics.median(found.flush):.3f} µs per write (median of the rounds)"
         )
-        print(f"  no-op listener            {figure('no-op listener')[1]}")
+        filtered_text = figure("energy_tracker filtered")[1]
+        print(f"  energy_tracker filtered   {filtered_text}   (target <= 0.2)")
+        noop, noop_text = figure("no-op listener")
+        print(f"  no-op listener            {noop_text}")
         print(f"  deque append listener     {figure('deque append listener')[1]}")
         queued, queued_text = figure("queue.Queue listener")
-        ratio = queued / ours if ours > 0 else float("inf")
         print(
-            f"  queue.Queue listener      {queued_text}   "
-            f"({ratio:.1f}x energy_tracker; target >= 5x) - its consumer thread running, as influxdb's"
+            f"  queue.Queue listener      {queued_text}   - its consumer thread running, as influxdb's"
+        )
+        ratio = queued / ours if ours > 0 else float("inf")
+        ceiling = queued / noop if noop > 0 else float("inf")
+        print(
+            f"  queue.Queue / energy_tracker: {ratio:.1f}x (target >= 5x); "
+            f"queue.Queue / a listener that does nothing: {ceiling:.1f}x "
+            f"(the most any listener on HA's bus could show here)"
         )
 
 
@@ -704,8 +849,8 @@ async def main() -> None:
         alone = await ha_alone(hass, args.e2e, 100)
         await forwarder.async_start()
         try:
-            added, bare = await loop_time(hass, forwarder, args.events, args.rounds)
-            print_loop_time(added, bare, args.rounds, args.events)
+            figures = await loop_time(hass, forwarder, args.events, args.rounds)
+            print_loop_time(figures, args.rounds, args.events)
             if args.e2e <= 0:
                 return
             capacity = await pipeline(hass, forwarder, args.e2e, 100)
