@@ -37,8 +37,9 @@ ILP_CHUNK_LINES: Final = 100_000
 ILP_FIRST_CHUNK_LINES: Final = 10_000
 # The backfill's most states in one request (one transaction), streamed in chunks.
 ILP_REQUEST_LINES: Final = 2_000_000
-# HA's states that are never numbers (parsed as NaN, then dropped).
-_NOT_NUMBERS: Final = frozenset({"unavailable", "unknown", "", "None", "none"})
+# HA's states that are never numbers, parsed as NaN: the gaps (units.NO_VALUE_STATES)
+# are kept as rows without a value, the others dropped.
+_NOT_NUMBERS: Final = frozenset({*units.NO_VALUE_STATES, "", "None", "none"})
 _FIXED_STRIDE_MICROS: Final = {"5minute": 300_000_000, "hour": 3_600_000_000}
 _MAX_FALLBACK_SPANS: Final = 4
 _STRIDE: Final = {"5minute": "5m", "hour": "1h", "day": "1d", "month": "1M"}
@@ -68,11 +69,11 @@ def safe_time_zone(name: str | None) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Reading:
-    """One raw reading in the stored unit."""
+    """One raw reading in the stored unit; value None: a gap (unknown / unavailable)."""
 
     ts: datetime
     entity_id: str
-    value: float
+    value: float | None
     unit: str | None
     device_class: str | None
     state_class: str | None
@@ -547,7 +548,8 @@ class Store:
             prefix = prefixes.get(key)
             if prefix is None:
                 prefix = prefixes[key] = _readings_prefix(*key)
-            lines.append(f"{prefix}{item.value!r} {_nanos(item.ts)}\n")
+            value = "NaN" if item.value is None else repr(item.value)
+            lines.append(f"{prefix}{value} {_nanos(item.ts)}\n")
         await self._post_lines(lines)
         return len(lines)
 
@@ -814,14 +816,15 @@ def _runs_text(
         return None
     if stamps.dtype.kind not in "fiu":
         return None
-    values = _parse_values(texts)
-    if values is None:
+    parsed = _parse_values(texts)
+    if parsed is None:
         return None
+    values, gaps = parsed
     lengths = [len(run) for _, _, run in runs]
     factors = [factor for _, factor, _ in runs]
     if any(factor != 1.0 for factor in factors):
         values *= np.repeat(np.array(factors, dtype=np.float64), lengths)
-    keep, micros = _window(stamps.astype(np.float64), values, lower, upper)
+    keep, micros = _window(stamps.astype(np.float64), values, gaps, lower, upper)
     count = len(micros)
     if not count:
         return b"", 0
@@ -836,30 +839,46 @@ def _runs_text(
     return _lines(prefixes, values[keep], micros), count
 
 
-def _parse_values(texts: list[Any]) -> np.ndarray[Any, np.dtype[np.float64]] | None:
-    """States as float64; unknown / unavailable (not numbers) as NaN; None if numpy can't."""
+def _parse_values(
+    texts: list[Any],
+) -> (
+    tuple[
+        np.ndarray[Any, np.dtype[np.float64]],
+        np.ndarray[Any, np.dtype[np.bool_]] | None,
+    ]
+    | None
+):
+    """States as float64 and which are gaps (NaN; None: no gap); None if numpy can't."""
     try:
-        return np.array(texts, dtype=np.float64)
+        return np.array(texts, dtype=np.float64), None
     except (TypeError, ValueError):
-        try:
-            return np.array(
-                ["nan" if text in _NOT_NUMBERS else text for text in texts],
-                dtype=np.float64,
-            )
-        except (TypeError, ValueError):
-            return None
+        pass
+    try:
+        gaps = np.fromiter(
+            (text in units.NO_VALUE_STATES for text in texts),
+            dtype=np.bool_,
+            count=len(texts),
+        )
+        values = np.array(
+            ["nan" if text in _NOT_NUMBERS else text for text in texts],
+            dtype=np.float64,
+        )
+    except (TypeError, ValueError):
+        return None
+    return values, gaps
 
 
 def _window(
     stamps: np.ndarray[Any, np.dtype[np.float64]],
     values: np.ndarray[Any, np.dtype[np.float64]],
+    gaps: np.ndarray[Any, np.dtype[np.bool_]] | None,
     lower: int,
     upper: int,
 ) -> tuple[np.ndarray[Any, np.dtype[np.bool_]], np.ndarray[Any, np.dtype[np.int64]]]:
-    """Which rows to write (finite value, time in [lower, upper) µs) and their µs."""
+    """Which rows to write (finite value or a gap, time in [lower, upper) µs) and their µs."""
     # Seconds well outside the window are dropped before the int64 conversion.
     keep = (stamps > lower / 1e6 - 1.0) & (stamps < upper / 1e6 + 1.0)
-    keep &= np.isfinite(values)
+    keep &= np.isfinite(values) if gaps is None else np.isfinite(values) | gaps
     fraction, whole = np.modf(stamps[keep])
     # Rounded to µs as datetime.fromtimestamp rounds, half to even (the live path's keys).
     micros = whole.astype(np.int64) * 1_000_000 + np.rint(fraction * 1e6).astype(
@@ -877,10 +896,13 @@ def _lines(
 ) -> bytes:
     """ILP lines `prefix value nanos`, interleaved by list slicing.
 
-    Numbers are printed by orjson: the shortest round trip, like repr.
+    Numbers are printed by orjson: the shortest round trip, like repr. A gap's
+    NaN (orjson's null) is ILP's NaN, which QuestDB stores as NULL.
     """
     count = len(micros)
     value_text = orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY)
+    if b"n" in value_text:
+        value_text = value_text.replace(b"null", b"NaN")
     nanos_text = orjson.dumps(micros * 1000, option=orjson.OPT_SERIALIZE_NUMPY)
     parts: list[bytes] = [b""] * (5 * count)
     parts[0::5] = prefixes
@@ -917,20 +939,30 @@ def _run_lines(
     lower: int,
     upper: int,
 ) -> tuple[bytes, int]:
-    """`_run_text` row by row, for runs numpy cannot parse whole."""
+    """`_run_text` row by row, for runs numpy cannot parse whole.
+
+    The semantics: a number is written converted, a gap (unknown / unavailable)
+    as NaN (NULL), anything else, or a state without a usable time, not at all.
+    """
     lines: list[str] = []
     append = lines.append
     modf = math.modf
     for item in run:
         try:
-            value = float(item["s"]) * factor
             fraction, whole = modf(item.get("lu") or item["lc"])
             micros = int(whole) * 1_000_000 + round(fraction * 1e6)
+            if item["s"] in units.NO_VALUE_STATES:
+                text = "NaN"
+            else:
+                value = float(item["s"]) * factor
+                # value - value is 0.0 only for finite numbers.
+                if value - value != 0.0:
+                    continue
+                text = repr(value)
         except (KeyError, TypeError, ValueError, OverflowError):
-            continue  # unknown / unavailable are not numbers; nor is an endless time
-        # value - value is 0.0 only for finite numbers.
-        if lower <= micros < upper and value - value == 0.0:
-            append(f"{prefix}{value!r} {micros}000\n")
+            continue  # not a number, nor a gap; nor is an endless time
+        if lower <= micros < upper:
+            append(f"{prefix}{text} {micros}000\n")
     return "".join(lines).encode(), len(lines)
 
 

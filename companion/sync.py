@@ -39,7 +39,7 @@ def _number(raw: Any) -> float | None:
     try:
         value = float(raw)
     except (TypeError, ValueError):
-        return None  # unknown / unavailable are not numbers
+        return None  # not a number (unknown / unavailable are gaps, not numbers)
     return value if math.isfinite(value) else None
 
 
@@ -53,14 +53,23 @@ def history_to_readings(
     attributes: Mapping[str, Any] = {}
     for item in states:
         attributes = item.get("a") or attributes
-        value = _number(item.get("s"))
+        raw = item.get("s")
+        gap = isinstance(raw, str) and raw in units.NO_VALUE_STATES
+        value = _number(raw)
         stamp = item.get("lu", item.get("lc"))
-        if value is None or stamp is None:
+        if (value is None and not gap) or stamp is None:
             continue
         device_class = attributes.get("device_class")
-        stored, unit = units.to_stored(
-            device_class, attributes.get("unit_of_measurement"), value
-        )
+        stored: float | None
+        if value is None:  # a gap: a row without a value
+            stored = None
+            unit = units.stored_unit(
+                device_class, attributes.get("unit_of_measurement")
+            )[0]
+        else:
+            stored, unit = units.to_stored(
+                device_class, attributes.get("unit_of_measurement"), value
+            )
         readings.append(
             Reading(
                 ts=datetime.fromtimestamp(float(stamp), UTC),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
 import pytest
 
 from companion.shared import units as companion_units
@@ -12,6 +13,11 @@ def test_companion_loads_the_same_definition() -> None:
     """The companion's copy is the integration's file, not a second definition."""
     assert companion_units.__file__ == units.__file__
     assert companion_units.CANONICAL_UNIT == units.CANONICAL_UNIT
+
+
+def test_gaps_are_home_assistants_unknown_and_unavailable() -> None:
+    """The states stored as rows without a value are exactly HA's two non-values."""
+    assert frozenset({STATE_UNKNOWN, STATE_UNAVAILABLE}) == units.NO_VALUE_STATES
 
 
 @pytest.mark.parametrize(

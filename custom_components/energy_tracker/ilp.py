@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 import math
 from typing import Any
 
-from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import State
 import numpy as np
 import numpy.typing as npt
@@ -20,9 +19,8 @@ import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs in HA
 from questdb._client import Buffer  # questdb.ingress re-exports it but is deprecated
 
 from .schema import READINGS_TABLE, STATISTICS_TABLE
-from .units import stored_unit
+from .units import NO_VALUE_STATES, stored_unit
 
-_NO_VALUE = frozenset({STATE_UNKNOWN, STATE_UNAVAILABLE})
 _SYMBOLS = ["entity_id", "unit", "device_class", "state_class", "source"]
 _EMPTY: Mapping[str, Any] = {}
 # States parsed per C call; a slice holding a non-number is parsed one by one.
@@ -192,7 +190,7 @@ def _values(raws: list[str]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bo
             )
         except ValueError:
             for index, raw in enumerate(part, offset):
-                if raw in _NO_VALUE:
+                if raw in NO_VALUE_STATES:
                     values[index] = nan
                     continue
                 try:
@@ -201,7 +199,7 @@ def _values(raws: list[str]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bo
                     skip[index] = True
     # float() accepts "nan" and "inf"; those are not readings.
     for row in np.flatnonzero(~np.isfinite(values)):
-        if raws[row] not in _NO_VALUE:
+        if raws[row] not in NO_VALUE_STATES:
             skip[row] = True
     return values, skip
 

@@ -18,6 +18,14 @@ WATER: Final = "water"
 TRACKED_DEVICE_CLASSES: Final = frozenset({ENERGY, POWER, GAS, WATER})
 """Device classes tracked by default."""
 
+NO_VALUE_STATES: Final = frozenset({"unknown", "unavailable"})
+"""HA's states that are no number but a gap: stored as a row without a value (NULL).
+
+Every path that writes readings (live, the backfill action, the companion's
+backfill) keeps them so, and a chart breaks its line there instead of drawing
+through; other states that are no finite number are not written at all.
+"""
+
 _CUBIC_FOOT_M3: Final = 0.028316846592
 _GALLON_M3: Final = 0.003785411784
 

@@ -26,7 +26,11 @@ from .conftest import Companion
 async def test_history_lines_equal_the_readings_path(
     companion: Companion, servers: Servers, entity_suffix: str
 ) -> None:
-    """write_history stores exactly what history_to_readings + write_readings would."""
+    """write_history stores exactly what history_to_readings + write_readings would.
+
+    A gap (unavailable) is a row without a value, as on the live path; a state
+    that is no finite number (nan) is not written.
+    """
     fast, slow = (f"sensor.ilp_{kind}_{entity_suffix}" for kind in ("fast", "slow"))
     base = datetime(2026, 4, 1, 12, tzinfo=UTC).timestamp()
     states = [
@@ -52,20 +56,20 @@ async def test_history_lines_equal_the_readings_path(
     written = await companion.hub.store.write_history(
         {fast: states}, lower, upper, schema.SOURCE_BACKFILL
     )
-    assert written == 4
+    assert written == 5
     expected = [r for r in history_to_readings(slow, states) if lower <= r.ts < upper]
     await companion.hub.store.write_readings(expected)
     query = (
         "select ts, value, unit, device_class, state_class, source "
         "from energy_readings where entity_id = '{}' order by ts"
     )
-    got = await wait_for_rows(servers, query.format(fast), 4)
-    want = await wait_for_rows(servers, query.format(slow), 4)
+    got = await wait_for_rows(servers, query.format(fast), 5)
+    want = await wait_for_rows(servers, query.format(slow), 5)
     assert got == want
-    assert [row[1] for row in got] == [1.5, 1e-08, 1.5e17, 2000.0]
+    assert [row[1] for row in got] == [1.5, None, 1e-08, 1.5e17, 2000.0]
     assert got[0][0].endswith(".123457Z")
     assert {row[5] for row in got} == {"backfill"}
-    assert [row[2] for row in got] == ["kWh"] * 4
+    assert [row[2] for row in got] == ["kWh"] * 5
 
 
 async def test_statistics_and_readings_lines(
@@ -133,12 +137,13 @@ _ITEMS: st.SearchStrategy[dict[str, Any]] = st.fixed_dictionaries(
 )
 
 
-def _parsed(body: bytes) -> list[tuple[bytes, float, int]]:
-    rows = []
+def _parsed(body: bytes) -> list[tuple[bytes, float | None, int]]:
+    """Lines as (prefix, value, nanos); a gap's NaN as None (NaN equals nothing)."""
+    rows: list[tuple[bytes, float | None, int]] = []
     for line in body.splitlines():
         head, _, nanos = line.rpartition(b" ")
         prefix, _, value = head.rpartition(b"=")
-        rows.append((prefix, float(value), int(nanos)))
+        rows.append((prefix, None if value == b"NaN" else float(value), int(nanos)))
     return rows
 
 
