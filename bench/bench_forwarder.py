@@ -7,7 +7,9 @@ Run (servers from scripts/services, ports from the environment):
 Prints, each beside baselines measured in the same run:
 - HA loop time added per forwarded event and per filtered-out event (µs), with a
   no-op listener, a queue.Queue listener (HA's influxdb style) and a deque-append
-  listener as references;
+  listener as references, and the design's floors (our filter + a no-op listener,
+  a filter that says no); each outside the garbage collector and with it, beside
+  the objects a listener leaves the collector per write (a count);
 - end-to-end events/s into QuestDB (rows visible to SQL), beside a writer that
   sends and flushes one row per event;
 - event → visible in QuestDB latency (p50/p99) at a steady 10,000 events/s.
@@ -434,6 +436,11 @@ async def loop_time(
     clock = LoopClock(hass, forwarder, listeners, n)
     tracked = ("sensor.bench_energy", ENERGY)
     untracked = ("sensor.bench_temp", TEMPERATURE)
+
+    @callback
+    def reject(data: Any) -> bool:
+        return False
+
     plain: dict[str, tuple[Callable[..., Any], Any, tuple[str, dict[str, Any]]]]
     plain = {
         **{name: (fn, None, tracked) for name, fn in listeners.all().items()},
@@ -445,6 +452,12 @@ async def loop_time(
             listeners.all()["no-op listener"],
             event_filter,
             tracked,
+        ),
+        # The least any filter can cost: one that says no without looking.
+        "a filter that says no": (
+            listeners.all()["no-op listener"],
+            reject,
+            untracked,
         ),
     }
     recorder = listeners.recorder()
@@ -805,6 +818,7 @@ def print_loop_time(figures: dict[str, Figures], rounds: int, events: int) -> No
         )
         filtered_text = figure("energy_tracker filtered")[1]
         print(f"  energy_tracker filtered   {filtered_text}   (target <= 0.2)")
+        print(f"  a filter that says no     {figure('a filter that says no')[1]}")
         noop, noop_text = figure("no-op listener")
         print(f"  no-op listener            {noop_text}")
         print(f"  deque append listener     {figure('deque append listener')[1]}")
