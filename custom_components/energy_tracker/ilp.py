@@ -38,8 +38,9 @@ class Readings:
     capturing allocates no object the garbage collector tracks (a tuple or a
     State kept per reading would add to HA's collections), and what a flush
     frees is only the states and timestamps it held, half the objects a tuple
-    per reading needs (the forwarder frees them in the executor). Attributes are kept only at the rows where an entity's attributes
-    differ from its previous reading.
+    per reading needs (the forwarder frees them in the executor). Attributes
+    are kept only at the rows where an entity's attributes differ from its
+    previous reading.
     """
 
     entity_ids: list[str] = field(default_factory=list)
