@@ -117,22 +117,6 @@ class ForwarderStats:
         }
 
 
-class _Decisions(dict[str, bool]):
-    """Whether each entity id is tracked; a missing one is decided on lookup.
-
-    The event filter is then a single subscript: no call, no None check.
-    """
-
-    def __init__(self, decide: Callable[[str], bool]) -> None:
-        """Bind what decides an entity id not seen yet."""
-        super().__init__()
-        self._decide = decide
-
-    def __missing__(self, entity_id: str) -> bool:
-        """Decide (and usually remember) an entity id seen for the first time."""
-        return self._decide(entity_id)
-
-
 def _clear_readings(taken: Readings, parts: list[Readings]) -> None:
     """Drop the readings of a flush and its parts (runs in the executor)."""
     taken.clear()
@@ -165,7 +149,9 @@ class Forwarder:
         self.rules = TrackingRules(entry.options)
         self.stats = ForwarderStats()
         self.flush_interval = FLUSH_INTERVAL
-        self._decisions = _Decisions(self._decide)
+        # Whether each entity id seen is tracked (an exact dict: the filter's
+        # subscript is then the interpreter's specialised one).
+        self._decisions: dict[str, bool] = {}
         self._buffer = Readings()
         self._listener_attributes: dict[str, Mapping[str, Any]] = {}
         self._writer_attributes: dict[str, Mapping[str, Any]] = {}
@@ -207,6 +193,7 @@ class Forwarder:
         lists out and binds the new ones, so a flush copies nothing on the loop.
         """
         decisions = self._decisions
+        decide = self._decide
         buffer = self._buffer
         wake = self._wake.set
         full = MAX_BATCH_ROWS
@@ -221,7 +208,11 @@ class Forwarder:
         @callback
         def event_filter(data: EventStateChangedData) -> bool:
             """Reject untracked entities with one dict lookup (decided on a miss)."""
-            return decisions[data["entity_id"]]
+            # try costs nothing until it catches; the miss is once per entity id.
+            try:
+                return decisions[data["entity_id"]]
+            except KeyError:
+                return decide(data["entity_id"])
 
         @callback
         def listener(event: Event[EventStateChangedData]) -> None:
