@@ -199,11 +199,23 @@ class Forwarder:
         full = MAX_BATCH_ROWS
         last_attributes = self._listener_attributes
         last_attributes_get = last_attributes.get
-        entity_ids = buffer.entity_ids
-        append_entity_id = entity_ids.append
-        append_state = buffer.states.append
-        append_timestamp = buffer.timestamps.append
-        new_attributes = buffer.attributes
+        entity_ids: list[str]
+        append_entity_id: Callable[[str], None]
+        append_state: Callable[[str], None]
+        append_timestamp: Callable[[float], None]
+        new_attributes: dict[int, Mapping[str, Any]]
+
+        def bind() -> None:
+            """Point the listener at the buffer's lists as they are now."""
+            nonlocal entity_ids, append_entity_id, append_state, append_timestamp
+            nonlocal new_attributes
+            entity_ids = buffer.entity_ids
+            append_entity_id = entity_ids.append
+            append_state = buffer.states.append
+            append_timestamp = buffer.timestamps.append
+            new_attributes = buffer.attributes
+
+        bind()
 
         @callback
         def event_filter(data: EventStateChangedData) -> bool:
@@ -234,14 +246,8 @@ class Forwarder:
         @callback
         def take() -> Readings:
             """Return what the listener captured; it appends to new lists from now on."""
-            nonlocal entity_ids, append_entity_id, append_state, append_timestamp
-            nonlocal new_attributes
             taken = buffer.take()
-            entity_ids = buffer.entity_ids
-            append_entity_id = entity_ids.append
-            append_state = buffer.states.append
-            append_timestamp = buffer.timestamps.append
-            new_attributes = buffer.attributes
+            bind()
             return taken
 
         return event_filter, listener, take
