@@ -42,7 +42,7 @@ import tempfile
 import threading
 import time
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 import urllib.parse
 import urllib.request
 import uuid
@@ -260,14 +260,20 @@ class CollectorClock:
         gc.callbacks.remove(self._callback)
 
 
+class Pair(NamedTuple):
+    """One pair of blocks, µs per write: what the listener added, and HA alone."""
+
+    total: float  # loop CPU, the collector's included
+    outside: float  # loop CPU outside the collector
+    wall: float  # the loop's wall clock
+    base: float  # the unsubscribed block's loop CPU
+
+
 @dataclass
 class Figures:
     """What one variant measured over every round."""
 
-    # Per pair of blocks, µs per write added: loop CPU with the collector, loop
-    # CPU outside the collector, loop wall clock; and the unsubscribed block's
-    # loop CPU per write.
-    pairs: list[tuple[float, float, float, float]] = field(default_factory=list)
+    pairs: list[Pair] = field(default_factory=list)
     # Collector in the subscribed (True) and unsubscribed (False) blocks:
     # seconds, collections of generation 0, 1, 2.
     collector: dict[bool, list[float]] = field(
@@ -292,21 +298,15 @@ class LoopClock:
         self.collector = CollectorClock()
         self._values = map(str, count())  # the state changes at every write
 
-    def _block(self, entity: tuple[str, dict[str, Any]]) -> tuple[float, float, float]:
-        """Return (loop CPU s, wall s, collector s) of BLOCK writes back to back."""
+    def _block(self, entity: tuple[str, dict[str, Any]]) -> tuple[float, float]:
+        """Return (loop CPU s, wall s) of BLOCK writes back to back, as HA under load."""
         entity_id, attrs = entity
         async_set = self.hass.states.async_set
-        collector = self.collector
-        in_collector = collector.seconds
         cpu = time.thread_time()
         wall = time.perf_counter()
         for value in islice(self._values, BLOCK):
             async_set(entity_id, value, attrs)
-        return (
-            time.thread_time() - cpu,
-            time.perf_counter() - wall,
-            collector.seconds - in_collector,
-        )
+        return time.thread_time() - cpu, time.perf_counter() - wall
 
     def _subscribe(
         self, listener: Callable[..., Any], event_filter: Any
@@ -367,30 +367,32 @@ class LoopClock:
         the baseline: the reference is, if anything, understated.
         """
         figures.tracked.append(self.tracked_per_write(listener, event_filter, entity))
-        pairs: list[tuple[float, float, float, float]] = []
+        pairs: list[Pair] = []
         collector = self.collector
         gc.collect()  # every round starts from the same collector state
         for pair in range(self.n // BLOCK):
+            # Per side: loop CPU s, wall s, the collector's loop CPU s.
             timed: dict[bool, tuple[float, float, float]] = {}
             for subscribed in (pair % 2 == 0, pair % 2 == 1):
                 unsub = self._subscribe(listener, event_filter) if subscribed else None
                 before = collector.reading()
-                timed[subscribed] = self._block(entity)
+                cpu, wall = self._block(entity)
                 after = collector.reading()
                 side = figures.collector[subscribed]
                 for index, (was, now) in enumerate(zip(before, after, strict=True)):
                     side[index] += now - was
+                timed[subscribed] = (cpu, wall, after[0] - before[0])
                 if unsub is not None:
                     unsub()
                 self.listeners.read()  # the recorder's and the deque's readers
                 await asyncio.sleep(0)
-            (cpu, wall, gc_s), (cpu_0, wall_0, gc_s_0) = timed[True], timed[False]
+            (cpu, wall, in_gc), (cpu_0, wall_0, in_gc_0) = timed[True], timed[False]
             pairs.append(
-                (
-                    (cpu - cpu_0) / BLOCK * 1e6,
-                    ((cpu - gc_s) - (cpu_0 - gc_s_0)) / BLOCK * 1e6,
-                    (wall - wall_0) / BLOCK * 1e6,
-                    cpu_0 / BLOCK * 1e6,
+                Pair(
+                    total=(cpu - cpu_0) / BLOCK * 1e6,
+                    outside=((cpu - in_gc) - (cpu_0 - in_gc_0)) / BLOCK * 1e6,
+                    wall=(wall - wall_0) / BLOCK * 1e6,
+                    base=cpu_0 / BLOCK * 1e6,
                 )
             )
         flush = time.thread_time()
@@ -399,8 +401,10 @@ class LoopClock:
         figures.flush.append(flush_per_write)
         figures.writes += len(pairs) * BLOCK
         figures.pairs.extend(
-            (total + flush_per_write, outside + flush_per_write, wall, base)
-            for total, outside, wall, base in pairs
+            p._replace(
+                total=p.total + flush_per_write, outside=p.outside + flush_per_write
+            )
+            for p in pairs
         )
         await self.listeners.settle()
         await asyncio.sleep(SETTLE_SECONDS)
@@ -441,24 +445,21 @@ async def loop_time(
     def reject(data: Any) -> bool:
         return False
 
+    references = listeners.all()
     plain: dict[str, tuple[Callable[..., Any], Any, tuple[str, dict[str, Any]]]]
     plain = {
-        **{name: (fn, None, tracked) for name, fn in listeners.all().items()},
+        **{name: (fn, None, tracked) for name, fn in references.items()},
         "energy_tracker forwarded": (listener, event_filter, tracked),
         "energy_tracker filtered": (listener, event_filter, untracked),
         # The least the issue's design can cost: our filter accepting, then a
         # listener that does nothing.
         "our filter + no-op listener": (
-            listeners.all()["no-op listener"],
+            references["no-op listener"],
             event_filter,
             tracked,
         ),
         # The least any filter can cost: one that says no without looking.
-        "a filter that says no": (
-            listeners.all()["no-op listener"],
-            reject,
-            untracked,
-        ),
+        "a filter that says no": (references["no-op listener"], reject, untracked),
     }
     recorder = listeners.recorder()
     variants = [(name, False, *spec) for name, spec in plain.items()] + [
@@ -746,6 +747,11 @@ def iso_to_micros(value: str) -> int:
     return int((moment - EPOCH).total_seconds()) * 1_000_000 + moment.microsecond
 
 
+def _quartiles(values: list[float]) -> tuple[float, float, float]:
+    q1, median, q3 = statistics.quantiles(sorted(values), n=4)
+    return q1, median, q3
+
+
 def print_loop_time(figures: dict[str, Figures], rounds: int, events: int) -> None:
     """Print the µs each listener adds per event, per set-up, with the pairs' spread."""
     print(
@@ -776,15 +782,11 @@ def print_loop_time(figures: dict[str, Figures], rounds: int, events: int) -> No
         ),
     ):
 
-        def quartiles(values: list[float]) -> tuple[float, float, float]:
-            q1, median, q3 = statistics.quantiles(sorted(values), n=4)
-            return q1, median, q3
-
         def figure(name: str, suffix: str = suffix) -> tuple[float, str]:
             found = figures[f"{name}{suffix}"]
-            q1, outside, q3 = quartiles([p[1] for p in found.pairs])
-            t1, total, t3 = quartiles([p[0] for p in found.pairs])
-            wall = statistics.median(p[2] for p in found.pairs)
+            q1, outside, q3 = _quartiles([p.outside for p in found.pairs])
+            t1, total, t3 = _quartiles([p.total for p in found.pairs])
+            wall = statistics.median(p.wall for p in found.pairs)
             per_write = {
                 side: found.collector[side][0] / found.writes * 1e6
                 for side in (True, False)
@@ -807,7 +809,7 @@ def print_loop_time(figures: dict[str, Figures], rounds: int, events: int) -> No
             )
 
         found = figures[f"energy_tracker forwarded{suffix}"]
-        base = statistics.median(p[3] for p in found.pairs)
+        base = statistics.median(p.base for p in found.pairs)
         print(f"In {setup}; HA alone {base:.2f} µs per write (loop CPU):")
         print("  µs per write, outside GC [quartiles]")
         ours, ours_text = figure("energy_tracker forwarded")
