@@ -900,9 +900,10 @@ def _lines(
     NaN (orjson's null) is ILP's NaN, which QuestDB stores as NULL.
     """
     count = len(micros)
-    value_text = orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY)
-    if b"n" in value_text:
-        value_text = value_text.replace(b"null", b"NaN")
+    # bytes.replace hands back the same object when there is nothing to replace.
+    value_text = orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY).replace(
+        b"null", b"NaN"
+    )
     nanos_text = orjson.dumps(micros * 1000, option=orjson.OPT_SERIALIZE_NUMPY)
     parts: list[bytes] = [b""] * (5 * count)
     parts[0::5] = prefixes
