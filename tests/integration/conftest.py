@@ -158,3 +158,14 @@ async def setup_entry(hass: HomeAssistant, entry: Any) -> Any:
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
     return entry
+
+
+@pytest.fixture
+async def init_integration(
+    hass: HomeAssistant, servers: Servers, mongodb_database_name: str
+) -> MockConfigEntry:
+    """An entry with the default options against the real servers, set up and loaded."""
+    entry: MockConfigEntry = await setup_entry(
+        hass, make_entry(servers, mongodb_database_name)
+    )
+    return entry

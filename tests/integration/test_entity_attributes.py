@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from homeassistant.components.sensor import SensorDeviceClass, SensorStateClass
 from homeassistant.core import HomeAssistant
+from pytest_homeassistant_custom_component.common import MockConfigEntry  # type: ignore[import-untyped]
 
 from tests.servers import Servers, wait_for_rows
-
-from .conftest import make_entry, setup_entry
 
 
 async def test_enum_attributes_are_forwarded_as_their_values(
     hass: HomeAssistant,
     servers: Servers,
-    mongodb_database_name: str,
+    init_integration: MockConfigEntry,
     entity_suffix: str,
 ) -> None:
     """SensorDeviceClass / SensorStateClass members (as HA's demo sensors set them) reach QuestDB."""
-    entry = await setup_entry(hass, make_entry(servers, mongodb_database_name))
+    entry = init_integration
     meter = f"sensor.enum_{entity_suffix}"
     attributes = {
         "device_class": SensorDeviceClass.ENERGY,

@@ -13,6 +13,7 @@ from homeassistant.helpers import entity_registry as er
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import InvalidOperation
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry  # type: ignore[import-untyped]
 from pytest_homeassistant_custom_component.components.recorder.common import (  # type: ignore[import-untyped]
     async_wait_recording_done,
 )
@@ -165,10 +166,10 @@ async def test_n_state_changes_give_n_rows(
 async def test_unknown_unavailable_and_counter_reset(
     hass: HomeAssistant,
     servers: Servers,
-    mongodb_database_name: str,
+    init_integration: MockConfigEntry,
     entity_suffix: str,
 ) -> None:
-    entry = await setup_entry(hass, make_entry(servers, mongodb_database_name))
+    entry = init_integration
     meter = f"sensor.reset_{entity_suffix}"
     values = ["100.5", "101", "unavailable", "unknown", "0.2", "1.2"]
     seen: list[State] = []
@@ -241,11 +242,11 @@ async def test_large_buffer_in_batches_with_attribute_changes(
 async def test_capture_goes_on_across_flushes(
     hass: HomeAssistant,
     servers: Servers,
-    mongodb_database_name: str,
+    init_integration: MockConfigEntry,
     entity_suffix: str,
 ) -> None:
     """Each flush takes the buffer's lists whole; the listener fills new ones, units and all."""
-    entry = await setup_entry(hass, make_entry(servers, mongodb_database_name))
+    entry = init_integration
     forwarder = entry.runtime_data.forwarder
     meter = f"sensor.rounds_{entity_suffix}"
     expected: list[list[Any]] = []
@@ -353,10 +354,10 @@ async def test_dead_letter_for_rejected_rows(
 
 
 async def test_questdb_status_known_before_the_first_reading(
-    hass: HomeAssistant, servers: Servers, mongodb_database_name: str
+    hass: HomeAssistant, init_integration: MockConfigEntry
 ) -> None:
     """The writer checks QuestDB at start: no 'starting' until a sensor changes."""
-    entry = await setup_entry(hass, make_entry(servers, mongodb_database_name))
+    entry = init_integration
     forwarder = entry.runtime_data.forwarder
     async with asyncio.timeout(10):
         while forwarder.stats.questdb_status != STATUS_OK:

@@ -6,6 +6,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.setup import async_setup_component
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry  # type: ignore[import-untyped]
 
 from custom_components.energy_tracker.const import CONF_PANEL_URL, CONF_SPOOL_MAX_MB
 from custom_components.energy_tracker.panel import PANEL_URL_PATH
@@ -38,9 +39,9 @@ async def _set_options(hass: HomeAssistant, entry_id: str, url: str) -> dict[str
 
 @pytest.mark.usefixtures("frontend")
 async def test_panel_follows_the_option(
-    hass: HomeAssistant, servers: Servers, mongodb_database_name: str
+    hass: HomeAssistant, init_integration: MockConfigEntry
 ) -> None:
-    entry = await setup_entry(hass, make_entry(servers, mongodb_database_name))
+    entry = init_integration
     assert PANEL_URL_PATH not in hass.data[PANELS]
 
     assert await _set_options(hass, entry.entry_id, DASHBOARD) == {}
@@ -96,9 +97,9 @@ async def test_panel_at_setup_and_gone_on_unload(
     ],
 )
 async def test_bad_dashboard_url_is_a_form_error(
-    hass: HomeAssistant, servers: Servers, mongodb_database_name: str, url: str
+    hass: HomeAssistant, init_integration: MockConfigEntry, url: str
 ) -> None:
-    entry = await setup_entry(hass, make_entry(servers, mongodb_database_name))
+    entry = init_integration
     assert await _set_options(hass, entry.entry_id, url) == {
         CONF_PANEL_URL: "invalid_url"
     }

@@ -19,7 +19,7 @@ from homeassistant.exceptions import (
 )
 from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import MockUser  # type: ignore[import-untyped]
+from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUser  # type: ignore[import-untyped]
 from pytest_homeassistant_custom_component.components.recorder.common import (  # type: ignore[import-untyped]
     async_wait_recording_done,
 )
@@ -119,9 +119,10 @@ async def test_backfill_validation_and_questdb_down(
     hass: HomeAssistant,
     servers: Servers,
     mongodb_database_name: str,
+    init_integration: MockConfigEntry,
     entity_suffix: str,
 ) -> None:
-    entry = await setup_entry(hass, make_entry(servers, mongodb_database_name))
+    entry = init_integration
     meter = f"sensor.bv_{entity_suffix}"
     hass.states.async_set(meter, "1", ENERGY)
     now = dt_util.utcnow()
@@ -170,11 +171,10 @@ async def test_backfill_validation_and_questdb_down(
 
 async def test_services_are_admin_only(
     hass: HomeAssistant,
-    servers: Servers,
-    mongodb_database_name: str,
+    init_integration: MockConfigEntry,
     hass_read_only_user: MockUser,
 ) -> None:
-    entry = await setup_entry(hass, make_entry(servers, mongodb_database_name))
+    entry = init_integration
     for service, data in (
         ("flush", {}),
         ("backfill", {"start": dt_util.utcnow().isoformat()}),
@@ -194,10 +194,10 @@ async def test_services_are_admin_only(
 async def test_home_assistant_stop_writes_the_buffer(
     hass: HomeAssistant,
     servers: Servers,
-    mongodb_database_name: str,
+    init_integration: MockConfigEntry,
     entity_suffix: str,
 ) -> None:
-    entry = await setup_entry(hass, make_entry(servers, mongodb_database_name))
+    entry = init_integration
     meter = f"sensor.stop_{entity_suffix}"
     for i in range(20):
         hass.states.async_set(meter, str(i), ENERGY)
