@@ -39,6 +39,7 @@ class HomeAssistant:
         *,
         has_sum: bool = True,
         has_mean: bool = False,
+        unit_class: str = "energy",
     ) -> None:
         """Write long-term statistics into HA's recorder (source: recorder)."""
 
@@ -54,6 +55,7 @@ class HomeAssistant:
                     "name": None,
                     "source": "recorder",
                     "statistic_id": statistic_id,
+                    "unit_class": unit_class,
                     "unit_of_measurement": unit,
                 },
                 "stats": [{k: iso(v) for k, v in row.items()} for row in rows],

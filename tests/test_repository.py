@@ -49,7 +49,7 @@ def test_hacs_json_names_minimum_home_assistant() -> None:
     """hacs.json names the integration and the oldest Home Assistant it runs on."""
     hacs = json.loads((REPO / "hacs.json").read_text())
     assert hacs["name"] == "Energy Tracker"
-    assert AwesomeVersion(hacs["homeassistant"]) >= AwesomeVersion("2025.4.0")
+    assert AwesomeVersion(hacs["homeassistant"]) >= AwesomeVersion("2026.2.0")
 
 
 def test_docker_compose_is_valid_for_compose() -> None:

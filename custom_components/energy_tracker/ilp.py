@@ -13,21 +13,16 @@ import math
 from typing import Any
 
 from homeassistant.core import State
-import numpy as np
-import numpy.typing as npt
-import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs in HA
-from questdb._client import Buffer  # questdb.ingress re-exports it but is deprecated
+from questdb._client import (  # questdb.ingress re-exports them but is deprecated
+    Buffer,
+    TimestampNanos,
+)
 
 from .schema import READINGS_TABLE, STATISTICS_TABLE
 from .units import NO_VALUE_STATES, stored_unit
 
-_SYMBOLS = ["entity_id", "unit", "device_class", "state_class", "source"]
 _EMPTY: Mapping[str, Any] = {}
-# States parsed per C call; a slice holding a non-number is parsed one by one.
-_PARSE_SLICE = 2048
-# Rows per Buffer.dataframe call: about 10 ms of holding the GIL on this machine;
-# smaller slices cost more per row (each call plans the frame again).
-_FRAME_SLICE = 8192
+_NAN = math.nan
 
 
 @dataclass(slots=True)
@@ -152,7 +147,10 @@ def _text(value: Any) -> str | None:
 def _symbols(
     entity_id: str, attributes: Mapping[str, Any], source: str
 ) -> tuple[dict[str, str | None], float]:
-    """Return the symbols of an entity's rows and its conversion factor."""
+    """Return the symbols of an entity's rows and its conversion factor.
+
+    A symbol that is None is left out of the row.
+    """
     # Integrations set these attributes as StrEnum members (SensorDeviceClass,
     # SensorStateClass) or other objects; the ILP client takes plain str only.
     device_class = _text(attributes.get("device_class"))
@@ -171,38 +169,28 @@ def _symbols(
     )
 
 
-def _values(raws: list[str]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
-    """Parse the states as numbers; return the values and which rows to skip.
+def timestamp_micros(timestamp: float) -> int:
+    """Return the microsecond of a POSIX timestamp, as datetime.fromtimestamp rounds it.
+
+    The dedup key of a row is (ts, entity_id): the live path, a replay and a
+    backfill of the same state must land on the same microsecond.
+    """
+    fraction, whole = math.modf(timestamp)
+    return int(whole) * 1_000_000 + round(fraction * 1e6)
+
+
+def reading_value(raw: str) -> float | None:
+    """Return a state as the number to store, NaN for a gap, None to skip it.
 
     `unknown`/`unavailable` become NaN (QuestDB stores NULL, so the gap is
-    visible); other non-numeric or non-finite states are skipped. The fast path
-    parses a whole slice in C and only falls back to a loop for the slices that
-    hold a state that is not a number.
+    visible); other non-numeric or non-finite states are not readings.
     """
-    count = len(raws)
-    values = np.empty(count, dtype=np.float64)
-    skip = np.zeros(count, dtype=np.bool_)
-    nan = math.nan
-    for offset in range(0, count, _PARSE_SLICE):
-        part = raws[offset : offset + _PARSE_SLICE]
-        try:
-            values[offset : offset + len(part)] = np.fromiter(
-                map(float, part), dtype=np.float64, count=len(part)
-            )
-        except ValueError:
-            for index, raw in enumerate(part, offset):
-                if raw in NO_VALUE_STATES:
-                    values[index] = nan
-                    continue
-                try:
-                    values[index] = float(raw)
-                except ValueError:
-                    skip[index] = True
+    try:
+        value = float(raw)
+    except ValueError:
+        return _NAN if raw in NO_VALUE_STATES else None
     # float() accepts "nan" and "inf"; those are not readings.
-    for row in np.flatnonzero(~np.isfinite(values)):
-        if raws[row] not in NO_VALUE_STATES:
-            skip[row] = True
-    return values, skip
+    return value if math.isfinite(value) else None
 
 
 def serialise_readings(
@@ -211,121 +199,55 @@ def serialise_readings(
     max_rows: int,
     attributes_of: dict[str, Mapping[str, Any]] | None = None,
 ) -> Batch:
-    """Turn readings into `energy_readings` rows, column at a time.
+    """Turn readings into `energy_readings` rows, at most `max_rows` a payload.
 
     `attributes_of` holds each entity's attributes as of its last reading (kept by
-    the caller across batches); a reading without attributes uses them.
-    List comprehensions take the fields, numpy and pandas parse, group and
-    convert, and the questdb client's DataFrame path (`Buffer.dataframe`) writes
-    the lines in C. Only the distinct (entity, attributes) pairs of a batch,
-    usually one per entity, are looked at one by one, for their symbols and unit
-    conversion.
+    the caller across batches); a reading without attributes uses them. The
+    symbols and unit conversion of an entity are worked out again only at the
+    rows where its attributes change, usually once per entity and batch.
     """
     if attributes_of is None:
         attributes_of = {}
     batch = Batch()
-    count = len(readings)
-    if not count:
-        return batch
-    entity_ids = readings.entity_ids
-    raws = readings.states
-    timestamps = np.array(readings.timestamps, dtype=np.float64)
-    with_attributes = np.zeros(count, dtype=np.bool_)
-    with_attributes[list(readings.attributes)] = True
-    entity_codes = pd.factorize(np.array(entity_ids, dtype=object))[0]
-    # An entity's attributes version at each row: how many readings with new
-    # attributes it had so far in this batch (0: those it came in with).
-    versions = (
-        pd.Series(with_attributes.astype(np.int64))
-        .groupby(entity_codes)
-        .cumsum()
-        .to_numpy()
-    )
-    meta_of = pd.factorize(
-        entity_codes.astype(np.int64) * (int(with_attributes.sum()) + 1) + versions
-    )[0]
-    # A version's first row is the one that brought its attributes (version 0:
-    # none did, the entity's attributes from earlier batches apply).
-    meta_attributes: list[Mapping[str, Any]] = []
-    metas = []
-    for row in np.unique(meta_of, return_index=True)[1].tolist():
-        entity_id = entity_ids[row]
-        attributes = readings.attributes.get(row)
-        if attributes is None:
-            attributes = attributes_of.get(entity_id, _EMPTY)
-        meta_attributes.append(attributes)
-        metas.append(_symbols(entity_id, attributes, source))
     latest = batch.latest
-    last_rows = count - 1 - np.unique(entity_codes[::-1], return_index=True)[1]
-    for row in last_rows.tolist():
-        entity_id = entity_ids[row]
-        attributes = meta_attributes[meta_of[row]]
-        attributes_of[entity_id] = attributes
-        latest[entity_id] = (raws[row], float(timestamps[row]), attributes)
-    values, skip = _values(raws)
-    batch.skipped = int(skip.sum())
-    if batch.skipped:
-        keep = ~skip
-        values, timestamps, meta_of = values[keep], timestamps[keep], meta_of[keep]
-    if len(values):
-        _write_frame(
-            batch, _source_columns(metas, meta_of), values, timestamps, max_rows
-        )
-    return batch
-
-
-def _source_columns(
-    metas: list[tuple[dict[str, str | None], float]], which: npt.NDArray[np.intp]
-) -> tuple[dict[str, Any], npt.NDArray[np.float64]]:
-    """Return the symbol columns and each row's conversion factor."""
-    used = np.bincount(which, minlength=len(metas)) > 0
-    columns: dict[str, Any] = {}
-    for name in _SYMBOLS:
-        names = [m[0][name] for m in metas]
-        # A column of None only has no type the client accepts; leave it out.
-        if all(n is None for n, u in zip(names, used, strict=True) if u):
-            continue
-        per_meta = np.empty(len(metas), dtype=object)
-        per_meta[:] = names
-        columns[name] = per_meta[which]
-    factors = np.fromiter((m[1] for m in metas), dtype=np.float64, count=len(metas))
-    return columns, factors[which]
-
-
-def _write_frame(
-    batch: Batch,
-    symbols: tuple[dict[str, Any], npt.NDArray[np.float64]],
-    values: npt.NDArray[np.float64],
-    timestamps: npt.NDArray[np.float64],
-    max_rows: int,
-) -> None:
-    """Write the rows with the client's DataFrame path, at most `max_rows` a payload."""
-    rows = len(values)
-    columns, factors = symbols
-    columns["value"] = values * factors
-    # The microsecond of HA's last_updated, rounded the way datetime does it
-    # (modf, then round half to even, as Python's round()).
-    fraction, whole = np.modf(timestamps)
-    nanos = (
-        whole.astype(np.int64) * 1_000_000 + np.round(fraction * 1e6).astype(np.int64)
-    ) * 1000
-    columns["ts"] = nanos.view("datetime64[ns]")
-    frame = pd.DataFrame(columns, copy=False)
-    symbol_names = [name for name in _SYMBOLS if name in columns]
-    for offset in range(0, rows, max_rows):
-        end = min(offset + max_rows, rows)
-        buffer = _new_buffer()
-        # The client holds the GIL while it writes str columns: slices keep each
-        # hold short, so HA's loop thread gets its turn between them.
-        for start in range(offset, end, _FRAME_SLICE):
-            buffer.dataframe(
-                frame.iloc[start : min(start + _FRAME_SLICE, end)],
-                table_name=READINGS_TABLE,
-                symbols=symbol_names,
-                at="ts",
+    with_attributes = readings.attributes
+    # Per entity: its symbols and conversion factor under its current attributes.
+    symbols_of: dict[str, tuple[dict[str, str | None], float]] = {}
+    buffer = _new_buffer()
+    in_buffer = 0
+    for row, (entity_id, raw, timestamp) in enumerate(
+        zip(readings.entity_ids, readings.states, readings.timestamps, strict=True)
+    ):
+        attributes = with_attributes.get(row)
+        if attributes is not None:
+            attributes_of[entity_id] = attributes
+            symbols_of.pop(entity_id, None)
+        symbols = symbols_of.get(entity_id)
+        if symbols is None:
+            symbols = symbols_of[entity_id] = _symbols(
+                entity_id, attributes_of.get(entity_id, _EMPTY), source
             )
-        batch.payloads.append((bytes(buffer), end - offset))
-    batch.rows = rows
+        latest[entity_id] = (raw, timestamp, attributes_of.get(entity_id, _EMPTY))
+        value = reading_value(raw)
+        if value is None:
+            batch.skipped += 1
+            continue
+        buffer.row(
+            READINGS_TABLE,
+            symbols=symbols[0],
+            columns={"value": value * symbols[1]},
+            at=TimestampNanos(timestamp_micros(timestamp) * 1000),
+        )
+        in_buffer += 1
+        if in_buffer == max_rows:
+            batch.payloads.append((bytes(buffer), in_buffer))
+            batch.rows += in_buffer
+            buffer = _new_buffer()
+            in_buffer = 0
+    if in_buffer:
+        batch.payloads.append((bytes(buffer), in_buffer))
+        batch.rows += in_buffer
+    return batch
 
 
 def serialise_statistics(

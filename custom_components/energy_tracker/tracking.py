@@ -10,7 +10,7 @@ Precedence (the first rule that matches decides):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -67,25 +67,46 @@ class TrackingRules:
         )
 
 
+# The lists of HA's Energy preferences that name entities: sources (grid, solar,
+# battery, gas, water, home), electricity devices and, since 2026.2, water devices.
+ENERGY_PREF_LISTS = ("energy_sources", "device_consumption", "device_consumption_water")
+
+
+def _names_an_entity(key: str) -> bool:
+    """Return whether an Energy preferences key holds an entity or statistic id.
+
+    `stat_*` are meters, power sensors (`stat_rate`, `stat_rate_from`, …), costs
+    and battery charge; `entity_energy_price*` are the import and export prices.
+    """
+    return key.startswith(("stat_", "entity_energy_price"))
+
+
 def energy_pref_entities(prefs: Mapping[str, Any] | None) -> frozenset[str]:
-    """Collect the entity ids named in HA's Energy dashboard preferences."""
+    """Collect the entity ids named in HA's Energy dashboard preferences.
+
+    Both formats: before 2026.11 a grid source holds `flow_from`/`flow_to`/`power`
+    lists; from 2026.11 each grid entry is flat (`stat_energy_from`,
+    `stat_energy_to`, `stat_rate`, `entity_energy_price_export`) and a `home`
+    source exists. Nested lists and mappings (`power_config`) are walked whatever
+    their key, so a key HA adds for an entity is found where it follows HA's naming.
+    """
     if not prefs:
         return frozenset()
     found: set[str] = set()
 
-    def _walk(items: Iterable[Any]) -> None:
-        for item in items:
-            if not isinstance(item, Mapping):
-                continue
-            for key, value in item.items():
-                if (
-                    key.startswith("stat_") or key == "entity_energy_price"
-                ) and isinstance(value, str):
-                    found.add(value)
-                elif key in {"flow_from", "flow_to"}:
-                    _walk(value)
+    def _walk(value: Any) -> None:
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                if isinstance(item, str):
+                    if _names_an_entity(key):
+                        found.add(item)
+                else:
+                    _walk(item)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                _walk(item)
 
-    _walk(prefs.get("energy_sources", ()))
-    _walk(prefs.get("device_consumption", ()))
+    for name in ENERGY_PREF_LISTS:
+        _walk(prefs.get(name, ()))
     # Statistic ids of external statistics contain ":"; only entity ids matter here.
     return frozenset(item for item in found if "." in item and ":" not in item)

@@ -8,6 +8,7 @@ from pathlib import Path
 import subprocess
 import sys
 import time
+from typing import Any
 import urllib.error
 import urllib.request
 
@@ -101,5 +102,8 @@ fuzzed = schemathesis.pytest.from_fixture("api_schema")
         HealthCheck.filter_too_much,
     ],
 )
-def test_no_server_errors(case: schemathesis.Case, companion_url: str) -> None:
+def test_no_server_errors(
+    case: schemathesis.Case[schemathesis.APIOperation[Any, Any, Any, Any]],
+    companion_url: str,
+) -> None:
     case.call_and_validate(base_url=companion_url, checks=[not_a_server_error])

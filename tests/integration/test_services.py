@@ -62,6 +62,7 @@ async def test_backfill_matches_recorder_and_is_idempotent(
         name=None,
         source="recorder",
         statistic_id=meter,
+        unit_class="energy",
         unit_of_measurement="Wh",
     )
     imported = [

@@ -154,12 +154,17 @@ async def test_energy_dashboard_entities_are_tracked(
     from homeassistant.components.energy.data import async_get_manager
 
     grid = f"sensor.grid_{entity_suffix}"
+    export = f"sensor.export_{entity_suffix}"
+    export_price = f"sensor.export_price_{entity_suffix}"
+    grid_power = f"sensor.grid_power_{entity_suffix}"
     plug = f"sensor.plug_{entity_suffix}"
+    tap = f"sensor.tap_{entity_suffix}"
     entry = await setup_entry(hass, make_entry(servers, mongodb_database_name))
     forwarder = entry.runtime_data.forwarder
     # Without a device class and not yet in the Energy prefs: not tracked.
     hass.states.async_set(plug, "1", {"unit_of_measurement": "kWh"})
     manager = await async_get_manager(hass)
+    # This HA's own format: grid flows, a grid power sensor, water devices.
     await manager.async_update(
         {
             "energy_sources": [
@@ -173,26 +178,42 @@ async def test_energy_dashboard_entities_are_tracked(
                             "number_energy_price": None,
                         }
                     ],
-                    "flow_to": [],
+                    "flow_to": [
+                        {
+                            "stat_energy_to": export,
+                            "stat_compensation": None,
+                            "entity_energy_price": export_price,
+                            "number_energy_price": None,
+                        }
+                    ],
+                    "power": [{"stat_rate": grid_power}],
                     "cost_adjustment_day": 0,
                 }
             ],
-            "device_consumption": [
-                {"stat_consumption": plug, "name": None, "included_in_stat": None}
-            ],
+            "device_consumption": [{"stat_consumption": plug, "name": None}],
+            "device_consumption_water": [{"stat_consumption": tap, "name": None}],
         }
     )
     await hass.async_block_till_done()
-    assert forwarder.rules.energy_prefs == {grid, plug}
+    assert forwarder.rules.energy_prefs == {
+        grid,
+        export,
+        export_price,
+        grid_power,
+        plug,
+        tap,
+    }
     hass.states.async_set(plug, "2", {"unit_of_measurement": "kWh"})
     hass.states.async_set(grid, "3", {"unit_of_measurement": "kWh"})
+    hass.states.async_set(export_price, "0.08", {"unit_of_measurement": "EUR/kWh"})
+    hass.states.async_set(tap, "4", {"unit_of_measurement": "L"})
     await forwarder.async_flush()
     rows = await wait_for_rows(
         servers,
         f"select entity_id, value from energy_readings where entity_id like '%_{entity_suffix}' order by entity_id",
-        2,
+        4,
     )
-    assert rows == [[grid, 3.0], [plug, 2.0]]
+    assert rows == [[export_price, 0.08], [grid, 3.0], [plug, 2.0], [tap, 4.0]]
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 

@@ -175,6 +175,7 @@ def _import_statistics(stack: Stack, statistic_id: str, days: int) -> None:
                 "name": None,
                 "source": "recorder",
                 "statistic_id": statistic_id,
+                "unit_class": "energy",
                 "unit_of_measurement": "kWh",
             },
             "stats": rows,
