@@ -61,3 +61,13 @@ class HomeAssistant:
                 "stats": [{k: iso(v) for k, v in row.items()} for row in rows],
             }
         )
+
+
+def deprecation_report(message: str) -> bool:
+    """Return whether a log line is HA reporting this integration's use of an API.
+
+    HA's frame helper writes "Detected that custom integration 'energy_tracker'
+    …" when the integration calls something deprecated, or removed in a
+    version it names.
+    """
+    return "custom integration 'energy_tracker'" in message

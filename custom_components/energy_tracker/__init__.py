@@ -9,7 +9,11 @@ import shutil
 
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import Event, HomeAssistant
-from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
+from homeassistant.exceptions import (
+    ConfigEntryAuthFailed,
+    ConfigEntryError,
+    ConfigEntryNotReady,
+)
 from homeassistant.helpers import config_validation as cv, instance_id
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
@@ -115,7 +119,9 @@ async def async_setup_entry(
         instance_id=await instance_id.async_get(hass),
     )
     forwarder.set_spool_limit(entry.options)
-    entry.runtime_data = EnergyTrackerRuntimeData(forwarder=forwarder)
+    entry.runtime_data = EnergyTrackerRuntimeData(
+        forwarder=forwarder, connections=dict(entry.data)
+    )
     await async_track_energy_prefs(hass, forwarder)
     await forwarder.async_start()
 
@@ -134,7 +140,14 @@ async def async_setup_entry(
 async def _async_options_updated(
     hass: HomeAssistant, entry: EnergyTrackerConfigEntry
 ) -> None:
-    """Apply new options without a reload, so no reading is missed."""
+    """Apply new options without a reload, so no reading is missed.
+
+    New connections or credentials (reconfigure, reauth) reload the entry: this
+    listener is where HA expects an entry with one to schedule that.
+    """
+    if entry.data != entry.runtime_data.connections:
+        hass.config_entries.async_schedule_reload(entry.entry_id)
+        return
     forwarder = entry.runtime_data.forwarder
     forwarder.rules.set_options(entry.options)
     forwarder.set_spool_limit(entry.options)
@@ -167,11 +180,19 @@ async def async_remove_entry(
 async def async_unload_entry(
     hass: HomeAssistant, entry: EnergyTrackerConfigEntry
 ) -> bool:
-    """Stop forwarding, write or spool what is buffered, close the connections."""
-    unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
-    if unloaded:
-        async_remove_entry_panel(hass, entry.entry_id)
-        forwarder = entry.runtime_data.forwarder
-        await forwarder.async_stop()
-        forwarder.async_remove_issues()
-    return unloaded
+    """Stop forwarding, write or spool what is buffered, close the connections.
+
+    When the sensors do not unload, nothing is stopped (the forwarder keeps
+    capturing) and the failure is raised, which every supported HA reports the
+    same way: HA 2026.2 takes only True from here, and HA >= 2026.11 turns a
+    False into an error with a traceback.
+    """
+    if not await hass.config_entries.async_unload_platforms(entry, PLATFORMS):
+        raise ConfigEntryError(
+            translation_domain=DOMAIN, translation_key="unload_failed"
+        )
+    async_remove_entry_panel(hass, entry.entry_id)
+    forwarder = entry.runtime_data.forwarder
+    await forwarder.async_stop()
+    forwarder.async_remove_issues()
+    return True

@@ -7,7 +7,12 @@ import contextlib
 from functools import partial
 from typing import Any
 
-from homeassistant.config_entries import ConfigFlow, ConfigFlowResult, OptionsFlow
+from homeassistant.config_entries import (
+    ConfigEntry,
+    ConfigFlow,
+    ConfigFlowResult,
+    OptionsFlow,
+)
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import selector
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
@@ -228,14 +233,36 @@ class EnergyTrackerConfigFlow(ConfigFlow, domain=DOMAIN):
                         and other.unique_id == unique_id
                     ):
                         return self.async_abort(reason="already_configured")
-                return self.async_update_reload_and_abort(
-                    entry, unique_id=unique_id, title=_title(data), data=data
+                return self._async_update_and_reload(
+                    entry,
+                    "reconfigure_successful",
+                    unique_id=unique_id,
+                    title=_title(data),
+                    data=data,
                 )
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=_connection_schema(user_input or entry.data),
             errors=errors,
         )
+
+    @callback
+    def _async_update_and_reload(
+        self, entry: ConfigEntry, reason: str, **changes: Any
+    ) -> ConfigFlowResult:
+        """Save the entry's new data and reload it, then finish the flow.
+
+        A loaded entry has an update listener, which schedules the reload when
+        the data changed (HA >= 2026.11 warns when a flow reloads such an entry
+        itself); unchanged data does not call the listener, so the reload is
+        scheduled here. An entry that is not loaded (set-up failed) has no
+        listener and is reloaded by HA's helper.
+        """
+        if not entry.update_listeners:
+            return self.async_update_reload_and_abort(entry, reason=reason, **changes)
+        if not self.hass.config_entries.async_update_entry(entry, **changes):
+            self.hass.config_entries.async_schedule_reload(entry.entry_id)
+        return self.async_abort(reason=reason)
 
     async def async_step_reauth(
         self, entry_data: Mapping[str, Any]
@@ -267,7 +294,9 @@ class EnergyTrackerConfigFlow(ConfigFlow, domain=DOMAIN):
                 if unique_id_for(data) != entry.unique_id:
                     errors[CONF_MONGODB_URI] = "different_server"
                 else:
-                    return self.async_update_reload_and_abort(entry, data=data)
+                    return self._async_update_and_reload(
+                        entry, "reauth_successful", data=data
+                    )
         return self.async_show_form(
             step_id="reauth_confirm",
             data_schema=self.add_suggested_values_to_schema(

@@ -224,7 +224,7 @@ class Forwarder:
             try:
                 return decisions[data["entity_id"]]
             except KeyError:
-                return decide(data["entity_id"])
+                return decide(data)
 
         @callback
         def listener(event: Event[EventStateChangedData]) -> None:
@@ -253,18 +253,20 @@ class Forwarder:
         return event_filter, listener, take
 
     @callback
-    def _decide(self, entity_id: str) -> bool:
-        """Decide once per entity id whether it is tracked, from its state now.
+    def _decide(self, data: EventStateChangedData) -> bool:
+        """Decide once per entity id whether it is tracked, from the event's state.
 
-        Called from the event filter: HA sets the new state before it fires
-        state_changed. An entity removed (no state) is decided again when it
-        comes back.
+        Called from the event filter, with the state the event carries: an event
+        fired while another state_changed is being dispatched is delivered after
+        it (HA >= 2026.11), when the state machine may already hold a newer state
+        or none. A removal (no new state) is not cached: the entity is decided
+        again when it comes back.
         """
-        state = self.hass.states.get(entity_id)
+        state = data["new_state"]
         if state is None:
             return False
-        tracked = self.rules.decide(entity_id, state)
-        self._decisions[entity_id] = tracked
+        tracked = self.rules.decide(state.entity_id, state)
+        self._decisions[state.entity_id] = tracked
         return tracked
 
     @callback

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 import contextlib
 from pathlib import Path
 import socket
 from typing import Any
 
 from aiohttp import BasicAuth, ClientSession, web
-from homeassistant.config_entries import ConfigEntryState
+from homeassistant.config_entries import (
+    ConfigEntry,
+    ConfigEntryState,
+    ConfigFlow,
+    ConfigFlowResult,
+)
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.frame import ReportBehavior, report_usage
 from pymongo import AsyncMongoClient
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry  # type: ignore[import-untyped]
@@ -23,6 +29,7 @@ from custom_components.energy_tracker.const import (
     CONF_VERIFY_SSL,
     DOMAIN,
 )
+from tests.ha import deprecation_report
 from tests.servers import Servers
 
 QUESTDB_USER = "admin"
@@ -39,6 +46,45 @@ def _integration_env(
     """Load custom integrations, run a recorder and keep the config folder per test."""
     hass.config.config_dir = str(tmp_path)
     (tmp_path / ".storage").mkdir(exist_ok=True)
+
+
+@pytest.fixture(autouse=True)
+def _no_deprecation_reports(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Fail a test in which HA reported the integration's use of a deprecated API."""
+    yield
+    reports = [
+        record.getMessage()
+        for when in ("setup", "call", "teardown")
+        for record in caplog.get_records(when)
+        if deprecation_report(record.getMessage())
+    ]
+    assert not reports, "\n".join(reports)
+
+
+@pytest.fixture(autouse=True)
+def _report_reload_of_entry_with_update_listener(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Report, as HA >= 2026.11 does, a flow reloading an entry that has an update listener.
+
+    HA 2026.11 logs this and stops allowing it in 2026.12: such an entry must
+    schedule its reload from the listener.
+    """
+    original = ConfigFlow.async_update_reload_and_abort
+
+    def checked(
+        self: ConfigFlow, entry: ConfigEntry, **kwargs: Any
+    ) -> ConfigFlowResult:
+        if entry.update_listeners:
+            report_usage(
+                "has an update listener and should use it for scheduling a reload",
+                core_behavior=ReportBehavior.LOG,
+                breaks_in_ha_version="2026.12.0",
+                integration_domain=self.handler,
+            )
+        return original(self, entry, **kwargs)
+
+    monkeypatch.setattr(ConfigFlow, "async_update_reload_and_abort", checked)
 
 
 @pytest.fixture(autouse=True)

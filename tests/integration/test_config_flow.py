@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_RECONFIGURE, SOURCE_USER
+from homeassistant.config_entries import (
+    SOURCE_REAUTH,
+    SOURCE_RECONFIGURE,
+    SOURCE_USER,
+    ConfigEntryState,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 import pytest
@@ -187,11 +192,18 @@ async def test_reconfigure(
             CONF_QUESTDB_PASSWORD: QUESTDB_PASSWORD,
         },
     )
+    forwarder = entry.runtime_data.forwarder
     result = await hass.config_entries.flow.async_configure(result["flow_id"], new)
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
     await hass.async_block_till_done()
     assert entry.data[CONF_QUESTDB_URL] == questdb_auth_proxy
+    # Reloaded (by the entry's update listener): a new forwarder on the new address.
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.runtime_data.forwarder is not forwarder
+    assert str(entry.runtime_data.forwarder.questdb._exec_url).startswith(
+        questdb_auth_proxy
+    )
     assert entry.unique_id.startswith(questdb_auth_proxy)
     # Left empty, the stored password is kept (the proxy would refuse otherwise).
     result = await hass.config_entries.flow.async_init(
@@ -247,11 +259,15 @@ async def test_reauth(
     result = await hass.config_entries.flow.async_configure(result["flow_id"], reauth)
     assert result["errors"] == {CONF_MONGODB_URI: "cannot_connect"}
     reauth[CONF_MONGODB_URI] = servers.mongodb_uri
+    forwarder = entry.runtime_data.forwarder
     result = await hass.config_entries.flow.async_configure(result["flow_id"], reauth)
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reauth_successful"
     await hass.async_block_till_done()
     assert entry.data[CONF_QUESTDB_PASSWORD] == QUESTDB_PASSWORD
+    # The same credentials as before still reload the entry: it retries them.
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.runtime_data.forwarder is not forwarder
     await hass.config_entries.async_unload(entry.entry_id)
 
 

@@ -7,8 +7,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import EVENT_STATE_CHANGED
-from homeassistant.core import HomeAssistant, State
+from homeassistant.core import (
+    Event,
+    EventStateChangedData,
+    HomeAssistant,
+    State,
+    callback,
+)
 from homeassistant.helpers import entity_registry as er
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import InvalidOperation
@@ -308,6 +315,34 @@ async def test_unload_removes_listener_tasks_and_connections(
     assert forwarder.buffered == 0
 
 
+async def test_failed_unload_stops_nothing(
+    hass: HomeAssistant,
+    servers: Servers,
+    mongodb_database_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Sensors that do not unload leave the forwarder capturing, with a clear error."""
+    entry = await setup_entry(hass, make_entry(servers, mongodb_database_name))
+    forwarder = entry.runtime_data.forwarder
+
+    async def refuse(*_: object) -> bool:
+        return False
+
+    monkeypatch.setattr(hass.config_entries, "async_unload_platforms", refuse)
+    assert not await hass.config_entries.async_unload(entry.entry_id)
+    assert entry.state is ConfigEntryState.FAILED_UNLOAD
+    assert "The Energy Tracker sensors could not be unloaded" in caplog.text
+    meter = f"sensor.fu_{mongodb_database_name}"
+    hass.states.async_set(meter, "7", ENERGY)
+    await forwarder.async_flush()
+    rows = await wait_for_rows(
+        servers, f"select value from energy_readings where entity_id = '{meter}'", 1
+    )
+    assert rows == [[7.0]]
+    await forwarder.async_stop()
+
+
 def _spool_files(hass: HomeAssistant, entry_id: str) -> list[Path]:
     return sorted(
         Path(hass.config.path(".storage", "energy_tracker_spool", entry_id)).glob(
@@ -384,4 +419,76 @@ async def test_states_from_before_the_listener_come_from_the_recorder(
         servers, f"select value from energy_readings where entity_id = '{meter}'", 4
     )
     assert sorted(row[0] for row in rows) == [1.0, 2.0, 3.0, 4.0]
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_states_written_inside_a_state_listener_keep_their_own_values(
+    hass: HomeAssistant,
+    servers: Servers,
+    mongodb_database_name: str,
+    entity_suffix: str,
+) -> None:
+    """A listener that writes states while state_changed is dispatched loses none."""
+    entry = await setup_entry(hass, make_entry(servers, mongodb_database_name))
+    forwarder = entry.runtime_data.forwarder
+    trigger = f"sensor.nt_{entity_suffix}"
+    nested = f"sensor.nn_{entity_suffix}"
+    brief = f"sensor.nb_{entity_suffix}"
+
+    @callback
+    def write_more(event: Event[EventStateChangedData]) -> None:
+        if event.data["entity_id"] != trigger:
+            return
+        # Two values of one entity, and an entity that is gone again before a
+        # delivery queued behind this dispatch (HA >= 2026.11) could look it up.
+        hass.states.async_set(nested, "1", ENERGY)
+        hass.states.async_set(nested, "2", ENERGY)
+        hass.states.async_set(brief, "9", ENERGY)
+        hass.states.async_remove(brief)
+
+    remove = hass.bus.async_listen(EVENT_STATE_CHANGED, write_more)
+    hass.states.async_set(trigger, "5", ENERGY)
+    await hass.async_block_till_done()
+    remove()
+    await forwarder.async_flush()
+    rows = await wait_for_rows(
+        servers,
+        "select entity_id, value from energy_readings"
+        f" where entity_id in ('{trigger}', '{nested}', '{brief}') order by entity_id, ts",
+        4,
+    )
+    assert [(row[0], row[1]) for row in rows] == [
+        (brief, 9.0),
+        (nested, 1.0),
+        (nested, 2.0),
+        (trigger, 5.0),
+    ]
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_tracking_is_decided_from_the_events_own_state(
+    hass: HomeAssistant,
+    servers: Servers,
+    mongodb_database_name: str,
+    entity_suffix: str,
+) -> None:
+    """An event delivered after its entity was removed is still captured."""
+    entry = await setup_entry(hass, make_entry(servers, mongodb_database_name))
+    forwarder = entry.runtime_data.forwarder
+    meter = f"sensor.late_{entity_suffix}"
+    # As HA >= 2026.11 delivers an event queued behind another dispatch: the
+    # state machine no longer holds the state the event carries.
+    state = State(meter, "3", ENERGY)
+    assert hass.states.get(meter) is None
+    data: EventStateChangedData = {
+        "entity_id": meter,
+        "old_state": None,
+        "new_state": state,
+    }
+    hass.bus.async_fire_internal(EVENT_STATE_CHANGED, data)
+    await forwarder.async_flush()
+    rows = await wait_for_rows(
+        servers, f"select value from energy_readings where entity_id = '{meter}'", 1
+    )
+    assert rows == [[3.0]]
     assert await hass.config_entries.async_unload(entry.entry_id)

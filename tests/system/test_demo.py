@@ -15,6 +15,7 @@ import urllib.request
 
 import pytest
 
+from tests.ha import deprecation_report
 from tests.servers import REPO
 from tools.hass_runner import HomeAssistantProcess
 
@@ -116,6 +117,12 @@ def test_make_demo_starts_everything_and_ctrl_c_stops_it(
         output.append(rest)
     assert demo.returncode == 0, "".join(output)
     assert "everything stopped" in "".join(output)
+    # HA reports use of deprecated or removed API by the integration in its log.
+    ha_log = tmp_path / "run" / "demo" / "homeassistant" / "home-assistant.log"
+    reports = [
+        line for line in ha_log.read_text().splitlines() if deprecation_report(line)
+    ]
+    assert not reports, "\n".join(reports)
     for name, port in PORTS.items():
         assert _pids_listening(port) == "", (
             f"{name} {port} still has a listener after Ctrl-C"
