@@ -156,6 +156,9 @@ class Forwarder:
         self._listener_attributes: dict[str, Mapping[str, Any]] = {}
         self._writer_attributes: dict[str, Mapping[str, Any]] = {}
         self._pending_entities: dict[str, tuple[str, float, Mapping[str, Any]]] = {}
+        # One MongoDB sync at a time: a sync asked for now waits for the one in
+        # flight, so what it reads back includes what that one wrote.
+        self._mongo_sync_lock = asyncio.Lock()
         self._first_seen: set[str] = set()
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
@@ -653,7 +656,7 @@ class Forwarder:
             heartbeat = time.monotonic() - last_heartbeat >= HEARTBEAT_INTERVAL
             self._mongo_busy = True
             try:
-                async with asyncio.timeout(HEARTBEAT_INTERVAL):
+                async with asyncio.timeout(HEARTBEAT_INTERVAL), self._mongo_sync_lock:
                     if not self._mongo_schema_ready:
                         await ensure_mongo_schema(self.mongo_db)
                         self._mongo_schema_ready = True
@@ -677,9 +680,10 @@ class Forwarder:
 
     async def async_sync_mongo(self) -> None:
         """Write entity documents and the heartbeat, and read the companion's choices, now."""
-        await self._sync_entities()
-        await self._heartbeat("running")
-        await self._refresh_choices()
+        async with self._mongo_sync_lock:
+            await self._sync_entities()
+            await self._heartbeat("running")
+            await self._refresh_choices()
 
     async def _sync_entities(self) -> None:
         """Upsert the latest state of each entity seen since the last sync, in bulk."""
