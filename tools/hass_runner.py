@@ -10,6 +10,7 @@ standard library only (plus aiohttp for the one WebSocket exchange).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 import json
 import os
@@ -33,6 +34,16 @@ _OWNER = {"name": "Energy Tracker Test", "username": "owner", "language": "en"}
 
 class HomeAssistantError(RuntimeError):
     """Home Assistant did not start or refused a request."""
+
+
+def _run[T](coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine on a loop of its own, leaving the thread's event loop as it was.
+
+    Plain asyncio.run() ends by unsetting the thread's loop, after which
+    asyncio.get_event_loop() raises in the main thread (HA's test plugin calls
+    it in a fixture of every test).
+    """
+    return asyncio.run(coroutine, loop_factory=asyncio.new_event_loop)
 
 
 def _hass_binary() -> str:
@@ -130,7 +141,7 @@ logger:
             if self._token_works(self.token):
                 return self.token
         access = self._onboard()
-        self.token = asyncio.run(self._long_lived_token(access))
+        self.token = _run(self._long_lived_token(access))
         token_file.write_text(self.token, encoding="utf-8")
         token_file.chmod(0o600)
         return self.token
@@ -288,7 +299,7 @@ logger:
 
     def websocket_command(self, payload: dict[str, Any]) -> Any:
         """Run one WebSocket command with the long-lived token and return its result."""
-        return asyncio.run(self._websocket_command(payload))
+        return _run(self._websocket_command(payload))
 
     async def _websocket_command(self, payload: dict[str, Any]) -> Any:
         async with (
