@@ -26,23 +26,17 @@ def _compose() -> dict[str, Any]:
     return data
 
 
-def test_manifest_is_complete() -> None:
-    """The manifest has what HACS and hassfest require of a custom integration."""
+def test_manifest_describes_this_integration() -> None:
+    """What the manifest says of Energy Tracker; hassfest's rules: test_hassfest.py."""
     manifest = json.loads((INTEGRATION / "manifest.json").read_text())
     assert manifest["domain"] == "energy_tracker"
     assert manifest["iot_class"] == "local_push"
     assert manifest["config_flow"] is True
-    assert AwesomeVersion(manifest["version"]).valid
+    # HACS shows issues there and needs codeowners.
+    assert manifest["issue_tracker"]
     assert manifest["codeowners"]
-    assert all(owner.startswith("@") for owner in manifest["codeowners"])
-    assert manifest["documentation"].startswith("https://")
-    assert manifest["issue_tracker"].startswith("https://")
     requirements = {re.split(r"[=<>~!]", req)[0] for req in manifest["requirements"]}
     assert {"questdb", "pymongo"} <= requirements
-    # Keys after "domain" and "name" are sorted, as hassfest insists.
-    keys = list(manifest)
-    assert keys[:2] == ["domain", "name"]
-    assert keys[2:] == sorted(keys[2:])
 
 
 def test_hacs_json_names_minimum_home_assistant() -> None:

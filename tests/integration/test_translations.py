@@ -1,4 +1,7 @@
-"""The texts shown to users agree with the code: statuses, icons, examples, reauth."""
+"""The texts shown to users agree with the code: statuses, icons, examples, reauth.
+
+hassfest's rules for strings.json, en.json and icons.json: tests/test_hassfest.py.
+"""
 
 from __future__ import annotations
 
@@ -18,10 +21,6 @@ PACKAGE = Path(__file__).resolve().parents[2] / "custom_components" / "energy_tr
 def _load(name: str) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((PACKAGE / name).read_text(encoding="utf-8"))
     return data
-
-
-def test_english_translation_is_strings_json() -> None:
-    assert _load("translations/en.json") == _load("strings.json")
 
 
 def test_status_states_are_not_reserved_and_are_translated() -> None:
