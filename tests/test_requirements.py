@@ -21,7 +21,7 @@ from awesomeversion import AwesomeVersion
 from packaging.requirements import Requirement
 import pytest
 
-from tools.ha_constraints import constraints_file
+from tools.ha_constraints import constraints_file, pip_download
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / "custom_components" / "energy_tracker" / "manifest.json"
@@ -113,23 +113,7 @@ def test_requirements_resolve_under_home_assistant_constraints(
 def test_pymongo_builds_without_a_compiler(tmp_path: Path) -> None:
     """On musl PyMongo comes from its sdist; with no C compiler it must still build."""
     pymongo = next(Requirement(r) for r in _requirements() if r.startswith("pymongo"))
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--no-deps",
-            "--no-binary=:all:",
-            str(pymongo),
-            "--dest",
-            str(tmp_path),
-        ],
-        check=True,
-        timeout=300,
-    )
+    pip_download(str(pymongo), tmp_path, "--no-binary=:all:")
     sdist = next(tmp_path.glob("pymongo-*.tar.gz"))
     subprocess.run(
         [

@@ -23,6 +23,27 @@ def cache_folder() -> Path:
     return Path(base) / "energy-tracker" / "homeassistant-constraints"
 
 
+def pip_download(requirement: str, destination: Path, *options: str) -> None:
+    """Download one distribution, without its dependencies, into `destination`."""
+    subprocess.run(  # noqa: S603 - our own interpreter, a fixed command
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-deps",
+            *options,
+            requirement,
+            "--dest",
+            str(destination),
+        ],
+        check=True,
+        timeout=600,
+    )
+
+
 def constraints_file(version: str) -> Path:
     """Return the path of HA `version`'s package_constraints.txt, fetching it once."""
     target = cache_folder() / f"{version}.txt"
@@ -30,24 +51,13 @@ def constraints_file(version: str) -> Path:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as download:
-        subprocess.run(  # noqa: S603 - our own interpreter, a fixed command
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--no-deps",
-                # Newer HA needs a newer Python than this one: ask for the wheel as
-                # such a Python would (HA's wheel is pure Python).
-                "--only-binary=:all:",
-                "--python-version=3.14.2",
-                f"homeassistant=={version}",
-                "--dest",
-                download,
-            ],
-            check=True,
+        # Newer HA needs a newer Python than this one: ask for the wheel as such a
+        # Python would (HA's wheel is pure Python).
+        pip_download(
+            f"homeassistant=={version}",
+            Path(download),
+            "--only-binary=:all:",
+            "--python-version=3.14.2",
         )
         wheel = next(Path(download).glob("homeassistant-*.whl"))
         with zipfile.ZipFile(wheel) as archive:
