@@ -13,6 +13,8 @@ import math
 from typing import Any
 
 from homeassistant.core import State
+import numpy as np
+import numpy.typing as npt
 from questdb._client import (  # questdb.ingress re-exports them but is deprecated
     Buffer,
     TimestampNanos,
@@ -23,6 +25,8 @@ from .units import NO_VALUE_STATES, stored_unit
 
 _EMPTY: Mapping[str, Any] = {}
 _NAN = math.nan
+# States parsed per C call; a slice holding a non-number is parsed one by one.
+_PARSE_SLICE = 2048
 
 
 @dataclass(slots=True)
@@ -169,18 +173,23 @@ def _symbols(
     )
 
 
-def timestamp_micros(timestamp: float) -> int:
-    """Return the microsecond of a POSIX timestamp, as datetime.fromtimestamp rounds it.
+def timestamp_micros(
+    timestamps: Sequence[float] | npt.NDArray[np.float64],
+) -> npt.NDArray[np.int64]:
+    """Return the microsecond of each POSIX timestamp, as datetime.fromtimestamp rounds it.
 
     The dedup key of a row is (ts, entity_id): the live path, a replay and a
-    backfill of the same state must land on the same microsecond.
+    backfill of the same state must land on the same microsecond (modf, then
+    round half to even, as datetime does).
     """
-    fraction, whole = math.modf(timestamp)
-    return int(whole) * 1_000_000 + round(fraction * 1e6)
+    fraction, whole = np.modf(np.asarray(timestamps, dtype=np.float64))
+    return whole.astype(np.int64) * 1_000_000 + np.round(fraction * 1e6).astype(
+        np.int64
+    )
 
 
 def reading_value(raw: str) -> float | None:
-    """Return a state as the number to store, NaN for a gap, None to skip it.
+    """Return one state as the number to store, NaN for a gap, None to skip it.
 
     `unknown`/`unavailable` become NaN (QuestDB stores NULL, so the gap is
     visible); other non-numeric or non-finite states are not readings.
@@ -193,6 +202,30 @@ def reading_value(raw: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def reading_values(raws: list[str]) -> list[float | None]:
+    """Return reading_value of every state: a slice of numbers parsed in one C call.
+
+    A slice holding anything that is not a number is parsed one state at a time.
+    """
+    values = np.zeros(len(raws), dtype=np.float64)
+    parsed_alone: list[int] = []
+    for offset in range(0, len(raws), _PARSE_SLICE):
+        part = raws[offset : offset + _PARSE_SLICE]
+        try:
+            values[offset : offset + len(part)] = np.fromiter(
+                map(float, part), dtype=np.float64, count=len(part)
+            )
+        except ValueError:
+            parsed_alone.extend(range(offset, offset + len(part)))
+    result: list[float | None] = list(values.tolist())
+    # Rows of the C path that float() read as "nan" or "inf".
+    for row in np.flatnonzero(~np.isfinite(values)).tolist():
+        result[row] = None
+    for row in parsed_alone:
+        result[row] = reading_value(raws[row])
+    return result
+
+
 def serialise_readings(
     readings: Readings,
     source: str,
@@ -202,22 +235,28 @@ def serialise_readings(
     """Turn readings into `energy_readings` rows, at most `max_rows` a payload.
 
     `attributes_of` holds each entity's attributes as of its last reading (kept by
-    the caller across batches); a reading without attributes uses them. The
-    symbols and unit conversion of an entity are worked out again only at the
-    rows where its attributes change, usually once per entity and batch.
+    the caller across batches); a reading without attributes uses them. States
+    and timestamps are converted a column at a time; the symbols and unit
+    conversion of an entity are worked out again only at the rows where its
+    attributes change, usually once per entity and batch.
     """
     if attributes_of is None:
         attributes_of = {}
     batch = Batch()
-    latest = batch.latest
+    entity_ids = readings.entity_ids
+    if not entity_ids:
+        return batch
+    values = reading_values(readings.states)
+    nanos = (timestamp_micros(readings.timestamps) * 1000).tolist()
     with_attributes = readings.attributes
     # Per entity: its symbols and conversion factor under its current attributes.
     symbols_of: dict[str, tuple[dict[str, str | None], float]] = {}
+    last_row: dict[str, int] = {}
     buffer = _new_buffer()
+    write_row = buffer.row
     in_buffer = 0
-    for row, (entity_id, raw, timestamp) in enumerate(
-        zip(readings.entity_ids, readings.states, readings.timestamps, strict=True)
-    ):
+    for row, entity_id in enumerate(entity_ids):
+        last_row[entity_id] = row
         attributes = with_attributes.get(row)
         if attributes is not None:
             attributes_of[entity_id] = attributes
@@ -227,26 +266,33 @@ def serialise_readings(
             symbols = symbols_of[entity_id] = _symbols(
                 entity_id, attributes_of.get(entity_id, _EMPTY), source
             )
-        latest[entity_id] = (raw, timestamp, attributes_of.get(entity_id, _EMPTY))
-        value = reading_value(raw)
+        value = values[row]
         if value is None:
             batch.skipped += 1
             continue
-        buffer.row(
+        write_row(
             READINGS_TABLE,
             symbols=symbols[0],
             columns={"value": value * symbols[1]},
-            at=TimestampNanos(timestamp_micros(timestamp) * 1000),
+            at=TimestampNanos(nanos[row]),
         )
         in_buffer += 1
         if in_buffer == max_rows:
             batch.payloads.append((bytes(buffer), in_buffer))
             batch.rows += in_buffer
             buffer = _new_buffer()
+            write_row = buffer.row
             in_buffer = 0
     if in_buffer:
         batch.payloads.append((bytes(buffer), in_buffer))
         batch.rows += in_buffer
+    states, timestamps = readings.states, readings.timestamps
+    for entity_id, row in last_row.items():
+        batch.latest[entity_id] = (
+            states[row],
+            timestamps[row],
+            attributes_of.get(entity_id, _EMPTY),
+        )
     return batch
 
 
