@@ -18,6 +18,7 @@ def main() -> int:
     for module, args in (
         ("bench.bench_forwarder", []),
         ("bench.bench_api", extra),
+        ("bench.bench_serialise", []),
         ("bench.bench_footprint", []),
     ):
         print(f"\n===== {module} {' '.join(args)}", flush=True)
