@@ -22,7 +22,7 @@ from .jobs import GAPS, Jobs
 from .openapi import OPENAPI
 from .questdb import QuestDBError
 from .shared import schema, units
-from .store import safe_time_zone
+from .zones import HomeTimeZone
 
 ENTITY_ID = re.compile(r"^[a-z0-9_]{1,64}\.[a-z0-9_]{1,191}$")
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -43,6 +43,12 @@ READINGS_MAX_SPAN = timedelta(days=400)
 JOB_MAX_SPAN = timedelta(days=366)
 EARLIEST = datetime(1970, 1, 2, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+CALENDAR_PERIODS = frozenset({"day", "month"})
+TIME_ZONE_UNKNOWN_MESSAGE = (
+    "Home Assistant's time zone is not known: the companion has never reached Home "
+    "Assistant, so it cannot tell where a day starts. Connect Home Assistant on the "
+    "Settings page; its time zone is kept from then on, also while it is away."
+)
 
 
 def _hub(request: Request) -> Hub:
@@ -212,13 +218,25 @@ async def openapi(request: Request) -> JSON:
     return JSON(OPENAPI)
 
 
-async def _time_zone(hub: Hub) -> str:
-    """HA's time zone, never waiting long for a dead HA (then the configured one)."""
-    try:
-        async with asyncio.timeout(3):
-            return await hub.ha.time_zone()
-    except TimeoutError:
-        return safe_time_zone(hub.config.time_zone)
+def _zone_fields(zone: HomeTimeZone | None) -> dict[str, Any]:
+    """What an answer says about HA's time zone (null and not known when never learnt)."""
+    return {
+        "time_zone": zone.name if zone else None,
+        "time_zone_known": zone is not None,
+        "time_zone_source": zone.source if zone else None,
+    }
+
+
+async def _day_zone(hub: Hub) -> HomeTimeZone:
+    """HA's time zone for an answer made of days; 409 when it was never learnt.
+
+    A day needs a zone, and any zone but HA's gives other days than HA's: so without
+    it such an answer is refused, never computed in some other zone.
+    """
+    zone = await hub.ha.time_zone()
+    if zone is None:
+        raise ApiError(409, "time_zone_unknown", TIME_ZONE_UNKNOWN_MESSAGE)
+    return zone
 
 
 async def status(request: Request) -> JSON:
@@ -233,9 +251,10 @@ async def status(request: Request) -> JSON:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(3):  # a status answer never waits for a dead HA
                 ha_up = await client.ping()
+    zone = await hub.ha.time_zone()
     body: dict[str, Any] = {
         "time": _iso(now),
-        "time_zone": await _time_zone(hub),
+        **_zone_fields(zone),
         "home_assistant": {
             "configured": client is not None,
             "connected": ha_up,
@@ -315,11 +334,9 @@ async def status(request: Request) -> JSON:
             body["sync"]["open_gaps"] = await db[GAPS].count_documents({})
         except PyMongoError:
             body["databases"]["mongodb"] = "unavailable"
-    if questdb_up:
+    if questdb_up and zone is not None:  # "today" is one of HA's days
         try:
-            from zoneinfo import ZoneInfo  # noqa: PLC0415 - only here
-
-            local = now.astimezone(ZoneInfo(body["time_zone"]))
+            local = now.astimezone(zone.info)
             midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
             body["events_today"] = await hub.store.reading_count_since(midnight)
         except QuestDBError:
@@ -383,14 +400,19 @@ async def statistics(request: Request) -> JSON:
         query, "start_time", "end_time", timedelta(days=7), MAX_SPAN[period]
     )
     hub = _hub(request)
-    time_zone = await hub.ha.time_zone()
     entity_id = _entity_id(request)
     # The entity lookup (MongoDB) and the statistics (QuestDB) at once: one round
     # trip less; an unknown entity still answers 404, whatever the query found.
     lookup = asyncio.ensure_future(_entity(request))
     try:
+        # Days and months are HA's; 5-minute and hourly buckets need no zone.
+        zone = await _day_zone(hub) if period in CALENDAR_PERIODS else None
         data = await hub.store.statistics(
-            entity_id, start, end, period=period, time_zone=time_zone
+            entity_id,
+            start,
+            end,
+            period=period,
+            time_zone=zone.name if zone else None,
         )
     except BaseException:
         await lookup
@@ -402,6 +424,8 @@ async def statistics(request: Request) -> JSON:
             "period": period,
             "start_time": _iso(start),
             "end_time": _iso(end),
+            "time_zone": zone.name if zone else None,
+            "time_zone_source": zone.source if zone else None,
             "unit_of_measurement": entity.get("unit"),
             "data": data,
         }
@@ -416,19 +440,19 @@ async def daily(request: Request) -> JSON:
     )
     entity = await _entity(request)
     hub = _hub(request)
-    zone = await hub.ha.time_zone()
+    zone = await _day_zone(hub)
     data = await hub.store.daily(
         entity["_id"],
         start,
         end,
-        time_zone=zone,
+        time_zone=zone.name,
         device_class=entity.get("device_class"),
         state_class=entity.get("state_class"),
     )
     return JSON(
         {
             "entity_id": entity["_id"],
-            "time_zone": zone,
+            **_zone_fields(zone),
             "unit_of_measurement": entity.get("unit"),
             "data": data,
         }
@@ -601,7 +625,7 @@ async def settings(request: Request) -> JSON:
                 "connected": client.connected if client else False,
             },
             "api_token_required": hub.config.api_token is not None,
-            "time_zone": await hub.ha.time_zone(),
+            **_zone_fields(await hub.ha.time_zone()),
             "jobs": {
                 "enabled": hub.config.jobs_enabled,
                 "heartbeat_interval_seconds": hub.config.heartbeat_interval,

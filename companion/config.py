@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import os
 from urllib.parse import urlsplit
 
+from .zones import valid_time_zone
+
 
 class ConfigError(ValueError):
     """An environment variable holds a value the companion cannot use."""
@@ -40,7 +42,9 @@ class CompanionConfig:
     api_token: str | None = None
     ha_url: str | None = None
     ha_token: str | None = None
-    time_zone: str = "UTC"
+    # HA's time zone as stated by the operator, for a companion that has never
+    # reached HA (HA's own answer, and the zone it reported last, come first).
+    time_zone: str | None = None
     jobs_enabled: bool = True
     heartbeat_interval: float = 300.0
     heartbeat_stale_after: float = 120.0
@@ -73,6 +77,12 @@ class CompanionConfig:
             raise ConfigError(
                 "ENERGY_TRACKER_MONGODB_URI must start with mongodb:// or mongodb+srv://"
             )
+        time_zone = env.get("ENERGY_TRACKER_TIME_ZONE") or None
+        if time_zone is not None and valid_time_zone(time_zone) is None:
+            raise ConfigError(
+                f"ENERGY_TRACKER_TIME_ZONE={time_zone!r} is not an IANA time zone "
+                "(e.g. Europe/Amsterdam); leave it unset to use Home Assistant's"
+            )
         return cls(
             host=env.get("ENERGY_TRACKER_HOST", "127.0.0.1"),
             port=_port(env, "COMPANION_PORT", 8099),
@@ -89,7 +99,7 @@ class CompanionConfig:
             api_token=env.get("ENERGY_TRACKER_API_TOKEN") or None,
             ha_url=env.get("ENERGY_TRACKER_HA_URL") or None,
             ha_token=env.get("ENERGY_TRACKER_HA_TOKEN") or None,
-            time_zone=env.get("ENERGY_TRACKER_TIME_ZONE", "UTC"),
+            time_zone=time_zone,
             jobs_enabled=env.get("ENERGY_TRACKER_JOBS", "1").lower()
             not in ("0", "false", "no", "off"),
         )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .zones import TIME_ZONE_SOURCES
+
 _ENTITY_ID = {
     "name": "entity_id",
     "in": "path",
@@ -32,6 +34,39 @@ def _json(schema: dict[str, Any]) -> dict[str, Any]:
 
 def _ok(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
     return {"description": description, **_json(schema)}
+
+
+# What every answer that mentions HA's time zone says about it. The companion has
+# no zone of its own: a day is one of HA's days, in the zone HA reported.
+_TIME_ZONE_PROPERTIES: dict[str, Any] = {
+    "time_zone": {
+        "type": ["string", "null"],
+        "description": "Home Assistant's IANA time zone, which decides what a day is; "
+        "null when the companion has never learnt it (it never reached Home Assistant "
+        "and ENERGY_TRACKER_TIME_ZONE is unset). Never UTC in its place.",
+    },
+    "time_zone_known": {
+        "type": "boolean",
+        "description": "false when the zone was never learnt: answers made of days "
+        "(daily totals, day and month statistics) are then refused with 409 "
+        "time_zone_unknown; connect Home Assistant on the Settings page.",
+    },
+    "time_zone_source": {
+        "enum": [*TIME_ZONE_SOURCES, None],
+        "description": "home_assistant: HA answered this process; stored: the zone "
+        "HA reported last, kept in MongoDB (HA is not answering now); environment: "
+        "ENERGY_TRACKER_TIME_ZONE (HA was never reached); null: unknown.",
+    },
+}
+_TIME_ZONE_REQUIRED = ["time_zone", "time_zone_known", "time_zone_source"]
+_TIME_ZONE_UNKNOWN: dict[str, Any] = {
+    "409": {
+        "description": "time_zone_unknown: Home Assistant's time zone was never "
+        "learnt, so no day can be computed (the answer is refused rather than given "
+        "in another zone); connect Home Assistant on the Settings page",
+        **_json({"$ref": "#/components/schemas/Error"}),
+    }
+}
 
 
 def _errors(*codes: int) -> dict[str, Any]:
@@ -106,7 +141,11 @@ OPENAPI: dict[str, Any] = {
                         "type": "object",
                         "required": ["code", "message"],
                         "properties": {
-                            "code": {"type": "string"},
+                            "code": {
+                                "type": "string",
+                                "description": "stable, e.g. unknown_entity, "
+                                "home_assistant_not_configured, time_zone_unknown",
+                            },
                             "message": {"type": "string"},
                         },
                     }
@@ -184,10 +223,16 @@ OPENAPI: dict[str, Any] = {
                     "200": _ok(
                         {
                             "type": "object",
-                            "required": ["time", "time_zone"],
+                            "required": ["time", *_TIME_ZONE_REQUIRED],
                             "properties": {
                                 "time": _TIME,
-                                "time_zone": {"type": "string"},
+                                **_TIME_ZONE_PROPERTIES,
+                                "events_today": {
+                                    "type": ["integer", "null"],
+                                    "description": "readings since midnight in HA's "
+                                    "time zone; null when QuestDB is down or the zone "
+                                    "is unknown",
+                                },
                             },
                         }
                     ),
@@ -261,14 +306,24 @@ OPENAPI: dict[str, Any] = {
                         {
                             "type": "object",
                             "properties": {
+                                "time_zone": {
+                                    "type": ["string", "null"],
+                                    "description": "HA's time zone, which day and month "
+                                    "buckets follow; null for 5minute and hour, which "
+                                    "follow none",
+                                },
+                                "time_zone_source": _TIME_ZONE_PROPERTIES[
+                                    "time_zone_source"
+                                ],
                                 "data": {
                                     "type": "array",
                                     "items": {"$ref": "#/components/schemas/Statistic"},
-                                }
+                                },
                             },
                         }
                     ),
                     **_errors(400, 401, 404, 503),
+                    **_TIME_ZONE_UNKNOWN,
                 },
             }
         },
@@ -284,8 +339,14 @@ OPENAPI: dict[str, Any] = {
                     "200": _ok(
                         {
                             "type": "object",
+                            "required": [*_TIME_ZONE_REQUIRED, "data"],
                             "properties": {
-                                "time_zone": {"type": "string"},
+                                "time_zone": {
+                                    "type": "string",
+                                    "description": "HA's time zone: the days' zone",
+                                },
+                                "time_zone_known": {"const": True},
+                                "time_zone_source": {"enum": list(TIME_ZONE_SOURCES)},
                                 "data": {
                                     "type": "array",
                                     "items": {
@@ -296,6 +357,7 @@ OPENAPI: dict[str, Any] = {
                         }
                     ),
                     **_errors(400, 401, 404, 503),
+                    **_TIME_ZONE_UNKNOWN,
                 },
             }
         },
@@ -383,7 +445,16 @@ OPENAPI: dict[str, Any] = {
         "/api/settings": {
             "get": {
                 "summary": "Settings (never the token)",
-                "responses": {"200": _ok({"type": "object"}), **_errors(401)},
+                "responses": {
+                    "200": _ok(
+                        {
+                            "type": "object",
+                            "required": _TIME_ZONE_REQUIRED,
+                            "properties": _TIME_ZONE_PROPERTIES,
+                        }
+                    ),
+                    **_errors(401),
+                },
             }
         },
         "/api/settings/home-assistant": {

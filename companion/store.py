@@ -2,7 +2,7 @@
 
 User input only ever reaches SQL as bind parameters ($1…). What is formatted into
 the text is constants of this module, an int limit, and a time zone name checked
-against the IANA database (`safe_time_zone`); hence the file-wide S608 exemption.
+against the IANA database (`zones.checked_time_zone`); hence the file-wide S608 exemption.
 """
 
 # ruff: noqa: S608
@@ -18,7 +18,7 @@ import functools
 import math
 import re
 from typing import Any, Final, cast
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import orjson
@@ -26,6 +26,7 @@ import orjson
 from .config import CompanionConfig
 from .questdb import QuestDB
 from .shared import schema, units
+from .zones import checked_time_zone
 
 R: Final = schema.READINGS_TABLE
 S: Final = schema.STATISTICS_TABLE
@@ -43,7 +44,6 @@ _NOT_NUMBERS: Final = frozenset({*units.NO_VALUE_STATES, "", "None", "none"})
 _FIXED_STRIDE_MICROS: Final = {"5minute": 300_000_000, "hour": 3_600_000_000}
 _MAX_FALLBACK_SPANS: Final = 4
 _STRIDE: Final = {"5minute": "5m", "hour": "1h", "day": "1d", "month": "1M"}
-_TZ_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-/]{0,63}$")
 CUMULATIVE_CLASSES: Final = frozenset({"total", "total_increasing"})
 # What may be formatted into SQL text for the /exec fast path, and what a JSON
 # column of text may hold (plain quoted words or null; number columns are checked
@@ -53,18 +53,6 @@ _SAFE_ENTITY_ID = re.compile(r"^[a-z0-9_]{1,64}\.[a-z0-9_]{1,191}$")
 _QUOTED_WORD_BYTES: Final = (
     b'"_,0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'
 )
-
-
-@functools.cache
-def _time_zones() -> frozenset[str]:
-    return frozenset(available_timezones())  # scans the tz database: once
-
-
-def safe_time_zone(name: str | None) -> str:
-    """Return a validated IANA time zone name (UTC when unknown)."""
-    if name and _TZ_NAME.match(name) and name in _time_zones():
-        return name
-    return "UTC"
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,12 +245,20 @@ class Store:
         end: datetime,
         *,
         period: str,
-        time_zone: str,
+        time_zone: str | None,
     ) -> list[dict[str, Any]]:
-        """Statistics rows; buckets without a stored row come from raw readings."""
+        """Statistics rows; buckets without a stored row come from raw readings.
+
+        Day and month buckets are HA's days and months: `time_zone` (HA's) is
+        required for them; 5-minute and hourly ones never depend on a zone.
+        """
         align = ""
+        zone_name = None
         if period in ("day", "month"):
-            align = f" ALIGN TO CALENDAR TIME ZONE '{safe_time_zone(time_zone)}'"
+            if time_zone is None:
+                raise ValueError(f"period {period} needs Home Assistant's time zone")
+            zone_name = checked_time_zone(time_zone)
+            align = f" ALIGN TO CALENDAR TIME ZONE '{zone_name}'"
         stored_query = self.questdb.fetch(
             f"SELECT cast(ts AS long), state, sum, mean, min, max, cast(last_reset AS long) "
             f"FROM {S} WHERE entity_id = $1 AND period = $2 AND ts >= $3 AND ts < $4",
@@ -347,7 +343,7 @@ class Store:
         if stride is not None:
             ends = [micros + stride for micros in starts]
         else:
-            zone = ZoneInfo(safe_time_zone(time_zone))
+            zone = ZoneInfo(cast("str", zone_name))
             ends = [
                 _micros(_period_end(_from_micros(micros), period, zone))
                 for micros in starts
@@ -391,9 +387,8 @@ class Store:
         device_class: str | None,
         state_class: str | None,
     ) -> list[dict[str, Any]]:
-        """Per local day: reset-aware consumption, average power, peak and its time, count."""
-        tz_name = safe_time_zone(time_zone)
-        zone = ZoneInfo(tz_name)
+        """Per day in `time_zone` (HA's): reset-aware consumption, average power, peak, count."""
+        zone = ZoneInfo(checked_time_zone(time_zone))
         days = _local_days(start, end, zone)
         if not days:
             return []

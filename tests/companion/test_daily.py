@@ -1,4 +1,8 @@
-"""Daily totals per local day equal HA's own statistics, across a meter reset and DST."""
+"""Daily totals per local day equal HA's own statistics, across a meter reset and DST.
+
+Days are HA's days: the companion keeps HA's time zone once it has learnt it, and
+refuses days while it never has, rather than count them in another zone.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from companion.ha_client import HAClient
-from tests.ha import HomeAssistant
-from tests.servers import Servers, wait_for_rows
+from pymongo.asynchronous.database import AsyncDatabase
+import pytest
 
-from .conftest import Companion
-from .test_api import add_entity, write
+from companion.config import CompanionConfig, ConfigError
+from companion.ha_client import HAClient
+from companion.shared import schema
+from tests.ha import HomeAssistant
+from tests.servers import Servers, free_port, wait_for_rows
+
+from .conftest import Companion, companion_config, hour, run_companion
+from .test_api import add_entity, error_code, write
 
 ZONE = ZoneInfo("Europe/Amsterdam")  # HA's time zone in the test config
 STEP = timedelta(minutes=15)
@@ -248,3 +257,287 @@ async def test_readings_day_after_statistics_day_counts_the_boundary_once(
     day = response.json()["data"][0]
     assert day["readings"] == 2
     assert abs(day["total"] - 0.5) < 1e-6
+
+
+async def home_assistant_daily_change(
+    home_assistant: HomeAssistant,
+    entity_id: str,
+    start: datetime,
+    end: datetime,
+    days: int,
+) -> dict[str, float]:
+    """HA's own change per day in its time zone (statistics_during_period, period day)."""
+    client = HAClient(home_assistant.url, home_assistant.token)
+    try:
+        ha_days: list[dict[str, Any]] = []
+        for _ in range(100):
+            result = await client.statistics_during_period(
+                start, end, [entity_id], period="day", types=["change"]
+            )
+            ha_days = result.get(entity_id, [])
+            if len(ha_days) == days:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await client.close()
+    assert len(ha_days) == days, ha_days
+    return {
+        datetime.fromtimestamp(d["start"] / 1000, UTC)
+        .astimezone(ZONE)
+        .date()
+        .isoformat(): d["change"]
+        for d in ha_days
+    }
+
+
+async def test_daily_totals_keep_home_assistants_zone_after_a_restart_without_it(
+    home_assistant: HomeAssistant,
+    servers: Servers,
+    mongodb_database_name: str,
+    mongo_db: AsyncDatabase[dict[str, object]],
+    entity_suffix: str,
+) -> None:
+    """Learnt from the real HA once, the zone outlives a restart while HA is away."""
+    with_stats = f"sensor.restart_stats_{entity_suffix}"
+    raw_only = f"sensor.restart_raw_{entity_suffix}"
+    first = datetime(2025, 10, 24, tzinfo=ZONE).astimezone(UTC)
+    day_start = datetime(2025, 10, 25, tzinfo=ZONE).astimezone(UTC)
+    end = datetime(2025, 10, 28, tzinfo=ZONE).astimezone(UTC)
+    readings, consumed = synthetic_meter(first, end)
+    stats = hourly_statistics(readings, consumed)
+    await asyncio.to_thread(home_assistant.import_statistics, with_stats, "kWh", stats)
+    ha_change = await home_assistant_daily_change(
+        home_assistant, with_stats, day_start, end, 3
+    )
+    assert sorted(ha_change) == ["2025-10-25", "2025-10-26", "2025-10-27"]
+    params = {"start_time": day_start.isoformat(), "end_time": end.isoformat()}
+
+    # 1. Connected to HA: the companion learns HA's zone, and keeps it in MongoDB.
+    connected = companion_config(servers, mongodb_database_name, home_assistant)
+    async with run_companion(connected) as companion:
+        for entity_id in (with_stats, raw_only):
+            await add_entity(companion, entity_id)
+            await write(companion, servers, entity_id, readings)
+        status = (await companion.http.get("/api/status")).json()
+        assert status["home_assistant"]["connected"] is True
+        assert status["time_zone"] == "Europe/Amsterdam"
+        assert status["time_zone_known"] is True
+        assert status["time_zone_source"] == "home_assistant"
+        sync = await companion.http.post(
+            "/api/statistics/sync",
+            json={
+                "entity_ids": [with_stats],
+                "start_time": first.isoformat(),
+                "end_time": end.isoformat(),
+            },
+        )
+        assert sync.status_code == 202
+        await companion.jobs.wait_idle()
+        await wait_for_rows(
+            servers,
+            f"select ts from energy_statistics where entity_id = '{with_stats}' "
+            "and period = 'hour'",
+            len(stats),
+        )
+        stored = await mongo_db[schema.SETTINGS].find_one({"_id": "time_zone"})
+        assert stored is not None
+        assert stored["time_zone"] == "Europe/Amsterdam"
+        assert stored["home_assistant_url"] == home_assistant.url
+
+    # 2. Restarted while HA is unreachable: nothing listens at its URL any more.
+    away = companion_config(
+        servers,
+        mongodb_database_name,
+        ha_url=f"http://127.0.0.1:{free_port()}",
+        ha_token=home_assistant.token,
+    )
+    async with run_companion(away) as restarted:
+        status = (await restarted.http.get("/api/status")).json()
+        assert status["home_assistant"]["connected"] is False
+        assert status["time_zone"] == "Europe/Amsterdam"
+        assert status["time_zone_source"] == "stored"
+        assert isinstance(status["events_today"], int)
+        for entity_id, source in (
+            (with_stats, "statistics"),
+            (raw_only, "readings"),
+        ):
+            response = await restarted.http.get(
+                f"/api/statistics/{entity_id}/daily", params=params
+            )
+            assert response.status_code == 200, response.text
+            body = response.json()
+            assert body["time_zone"] == "Europe/Amsterdam"
+            assert body["time_zone_known"] is True
+            assert body["time_zone_source"] == "stored"
+            days = {d["date"]: d for d in body["data"]}
+            # Three of HA's days, not the four UTC days the window touches.
+            assert sorted(days) == sorted(ha_change), (entity_id, sorted(days))
+            for date, change in ha_change.items():
+                assert abs(days[date]["total"] - change) < 1e-6, (
+                    entity_id,
+                    date,
+                    days[date],
+                    change,
+                )
+                assert days[date]["source"] == source
+            assert days["2025-10-26"]["hours"] == 25  # Amsterdam's DST day
+            assert days["2025-10-25"]["start_time"] == "2025-10-24T22:00:00Z"
+        # HA's day statistics, filled from readings, follow the same days.
+        by_day = await restarted.http.get(
+            f"/api/statistics/{raw_only}",
+            params={**params, "period": "day"},
+        )
+        assert by_day.status_code == 200
+        assert by_day.json()["time_zone"] == "Europe/Amsterdam"
+        assert [row["start_time"] for row in by_day.json()["data"]] == [
+            "2025-10-24T22:00:00Z",
+            "2025-10-25T22:00:00Z",
+            "2025-10-26T23:00:00Z",
+        ]
+
+
+async def test_days_are_refused_while_home_assistants_zone_was_never_learnt(
+    servers: Servers,
+    mongodb_database_name: str,
+    mongo_db: AsyncDatabase[dict[str, object]],
+    entity_suffix: str,
+) -> None:
+    """Never connected to HA: an explicit "zone unknown" answer, never UTC days."""
+    entity_id = f"sensor.no_zone_{entity_suffix}"
+    first = datetime(2025, 10, 24, tzinfo=ZONE).astimezone(UTC)
+    end = datetime(2025, 10, 28, tzinfo=ZONE).astimezone(UTC)
+    readings, _ = synthetic_meter(first, end)
+    params = {"start_time": first.isoformat(), "end_time": end.isoformat()}
+    unreachable = f"http://127.0.0.1:{free_port()}"
+    # HA not configured at all; then configured, but never answering.
+    for ha_url in (None, unreachable):
+        config = companion_config(
+            servers,
+            mongodb_database_name,
+            ha_url=ha_url,
+            ha_token="never-used" if ha_url else None,
+        )
+        async with run_companion(config) as companion:
+            if ha_url is None:
+                await add_entity(companion, entity_id)
+                await write(companion, servers, entity_id, readings)
+            daily = await companion.http.get(
+                f"/api/statistics/{entity_id}/daily", params=params
+            )
+            assert daily.status_code == 409, daily.text
+            assert error_code(daily) == "time_zone_unknown"
+            assert "Settings" in daily.json()["error"]["message"]
+            for period in ("day", "month"):
+                refused = await companion.http.get(
+                    f"/api/statistics/{entity_id}",
+                    params={**params, "period": period},
+                )
+                assert refused.status_code == 409
+                assert error_code(refused) == "time_zone_unknown"
+            # Hours follow no zone: they are still answered.
+            hourly = await companion.http.get(
+                f"/api/statistics/{entity_id}", params={**params, "period": "hour"}
+            )
+            assert hourly.status_code == 200
+            assert len(hourly.json()["data"]) == len({hour(t) for t, _ in readings})
+            assert hourly.json()["time_zone"] is None
+            unknown = {
+                "time_zone": None,
+                "time_zone_known": False,
+                "time_zone_source": None,
+            }
+            status = (await companion.http.get("/api/status")).json()
+            assert {k: status[k] for k in unknown} == unknown
+            assert status["events_today"] is None  # "today" is one of HA's days
+            settings = (await companion.http.get("/api/settings")).json()
+            assert {k: settings[k] for k in unknown} == unknown
+            # The unknown entity still answers 404 first.
+            missing = await companion.http.get(
+                "/api/statistics/sensor.nothing_here/daily"
+            )
+            assert missing.status_code == 404
+
+    # The OpenAPI document describes the signal and the refusal.
+    async with run_companion(
+        companion_config(servers, mongodb_database_name)
+    ) as companion:
+        document = (await companion.http.get("/api/openapi.json")).json()
+    paths = document["paths"]
+    daily_get = paths["/api/statistics/{entity_id}/daily"]["get"]
+    assert "time_zone_unknown" in daily_get["responses"]["409"]["description"]
+    assert "409" in paths["/api/statistics/{entity_id}"]["get"]["responses"]
+    for path in ("/api/status", "/api/settings"):
+        schema_ = paths[path]["get"]["responses"]["200"]["content"]["application/json"][
+            "schema"
+        ]
+        assert {"time_zone", "time_zone_known", "time_zone_source"} <= set(
+            schema_["required"]
+        )
+        assert schema_["properties"]["time_zone"]["type"] == ["string", "null"]
+        assert None in schema_["properties"]["time_zone_source"]["enum"]
+
+
+async def test_a_stated_zone_stands_in_until_home_assistant_answers(
+    servers: Servers,
+    mongodb_database_name: str,
+    mongo_db: AsyncDatabase[dict[str, object]],
+    home_assistant: HomeAssistant,
+    entity_suffix: str,
+) -> None:
+    """ENERGY_TRACKER_TIME_ZONE states HA's zone before HA was reached; HA's own wins."""
+    entity_id = f"sensor.stated_zone_{entity_suffix}"
+    first = datetime(2025, 10, 25, tzinfo=ZONE).astimezone(UTC)
+    end = datetime(2025, 10, 27, tzinfo=ZONE).astimezone(UTC)
+    readings, _ = synthetic_meter(first, end)
+    params = {"start_time": first.isoformat(), "end_time": end.isoformat()}
+    stated = companion_config(
+        servers, mongodb_database_name, time_zone="America/New_York"
+    )
+    async with run_companion(stated) as companion:
+        await add_entity(companion, entity_id)
+        await write(companion, servers, entity_id, readings)
+        body = (
+            await companion.http.get(
+                f"/api/statistics/{entity_id}/daily", params=params
+            )
+        ).json()
+        assert (body["time_zone"], body["time_zone_source"]) == (
+            "America/New_York",
+            "environment",
+        )
+        # New York's days: the window's first hours are the end of its 2025-10-24.
+        assert body["data"][0]["date"] == "2025-10-24"
+        assert body["data"][0]["start_time"] == "2025-10-24T04:00:00Z"
+    # Once HA has answered, its zone is the one, also after a restart without HA.
+    both = companion_config(
+        servers, mongodb_database_name, home_assistant, time_zone="America/New_York"
+    )
+    async with run_companion(both) as companion:
+        status = (await companion.http.get("/api/status")).json()
+        assert (status["time_zone"], status["time_zone_source"]) == (
+            "Europe/Amsterdam",
+            "home_assistant",
+        )
+    async with run_companion(stated) as companion:
+        body = (
+            await companion.http.get(
+                f"/api/statistics/{entity_id}/daily", params=params
+            )
+        ).json()
+        assert (body["time_zone"], body["time_zone_source"]) == (
+            "Europe/Amsterdam",
+            "stored",
+        )
+        assert [d["date"] for d in body["data"]] == ["2025-10-25", "2025-10-26"]
+
+
+def test_a_stated_zone_must_be_an_iana_zone() -> None:
+    assert CompanionConfig.from_env({}).time_zone is None
+    assert (
+        CompanionConfig.from_env(
+            {"ENERGY_TRACKER_TIME_ZONE": "Europe/Amsterdam"}
+        ).time_zone
+        == "Europe/Amsterdam"
+    )
+    with pytest.raises(ConfigError, match="ENERGY_TRACKER_TIME_ZONE"):
+        CompanionConfig.from_env({"ENERGY_TRACKER_TIME_ZONE": "Mars/Olympus_Mons"})

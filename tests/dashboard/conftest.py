@@ -33,8 +33,9 @@ from playwright.sync_api import (
 import pytest
 
 from tests.servers import REPO, Servers
+from tools.hass_runner import DEFAULT_TIME_ZONE
 
-from .seed import drop_database
+from .seed import drop_database, remember_time_zone
 
 CHROMIUM = os.environ.get("ENERGY_TRACKER_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -189,12 +190,20 @@ def stop_companion(companion: Companion) -> None:
 def companion(
     servers: Servers, mongodb_database_name: str, tmp_path: Path
 ) -> Iterator[Companion]:
-    """The companion with a MongoDB database of its own, at the root path."""
-    running = start_companion(servers, mongodb_database_name, tmp_path)
+    """The companion with a MongoDB database of its own, at the root path.
+
+    It has learnt HA's time zone before (the test HA's, as kept in MongoDB), so its
+    days are HA's days while no HA answers; a companion that never learnt it shows
+    no days (test_days_wait_for_home_assistants_time_zone).
+    """
+    remember_time_zone(servers, mongodb_database_name, DEFAULT_TIME_ZONE)
     try:
-        yield running
+        running = start_companion(servers, mongodb_database_name, tmp_path)
+        try:
+            yield running
+        finally:
+            stop_companion(running)
     finally:
-        stop_companion(running)
         drop_database(servers, mongodb_database_name)
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from pymongo import AsyncMongoClient
 from questdb import Protocol, Sender, TimestampNanos
 
+from companion.hub import TIME_ZONE_SETTING_ID
 from companion.shared import schema
 from tests.servers import Servers, questdb_rows
 
@@ -184,6 +185,23 @@ def insert_documents(
             await client.close()
 
     run_in_thread(insert)
+
+
+def remember_time_zone(servers: Servers, database: str, zone: str) -> None:
+    """What a companion keeps once it has learnt HA's time zone (from `get_config`)."""
+    insert_documents(
+        servers,
+        database,
+        schema.SETTINGS,
+        [
+            {
+                "_id": TIME_ZONE_SETTING_ID,
+                "time_zone": zone,
+                "learnt_at": datetime.now(UTC) - timedelta(days=1),
+                "home_assistant_url": "http://127.0.0.1:8123",
+            }
+        ],
+    )
 
 
 def drop_database(servers: Servers, database: str) -> None:

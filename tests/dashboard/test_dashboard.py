@@ -15,6 +15,7 @@ import pytest
 
 from tests.ha import HomeAssistant
 from tests.servers import Servers
+from tools.hass_runner import DEFAULT_TIME_ZONE
 
 from .conftest import (
     ARTIFACTS,
@@ -290,6 +291,78 @@ def test_dashboard_refreshes_itself_and_follows_the_locale(
         tab.assert_no_console_errors()
     finally:
         tab.context.close()
+
+
+def test_days_wait_for_home_assistants_time_zone(
+    servers: Servers,
+    mongodb_database_name: str,
+    browser: Browser,
+    tmp_path: Path,
+    *,
+    home_assistant: HomeAssistant,
+    entity_suffix: str,
+) -> None:
+    """Never connected to HA: no days (never UTC ones) and a notice saying what to do.
+
+    Once HA is connected on the Settings page, the same page shows HA's days.
+    """
+    running = start_companion(servers, mongodb_database_name, tmp_path)
+    tab = open_tab(browser)  # the browser is in New York: neither UTC nor HA's zone
+    try:
+        energy, _ = seed_meters(servers, running, entity_suffix)
+        status, settings = running.api("/settings")
+        assert status == 200
+        assert (settings["time_zone"], settings["time_zone_known"]) == (None, False)
+        page = tab.page
+        daily_requests: list[str] = []
+        page.on(
+            "request",
+            lambda r: daily_requests.append(r.url) if "/daily" in r.url else None,
+        )
+        page.goto(running.url(f"/#/?entity={energy.entity_id}&range=7d"))
+        zone_notice = page.locator("#dash-notice .notice.zone-unknown")
+        expect(zone_notice).to_be_visible()
+        expect(zone_notice).to_contain_text(
+            "Home Assistant's time zone is not known yet."
+        )
+        expect(zone_notice).to_contain_text(
+            "Connect Home Assistant on the Settings page"
+        )
+        expect(zone_notice.locator("a")).to_have_attribute("href", "#/settings")
+        page.wait_for_function(
+            "() => performance.getEntriesByName('et:dashboard-ready').length > 0"
+        )
+        for card in ("total", "avg", "peak"):
+            expect(page.locator(f"#card-{card} .value")).to_have_text("\N{EN DASH}")
+        expect(page.locator("#updated")).to_contain_text("time zone is not known")
+        assert "UTC" not in page.locator("main").inner_text()
+        assert daily_requests == []  # no day is asked for in some other zone
+        tab.screenshot("dashboard-time-zone-unknown")
+
+        # The notice's link leads to where HA is connected; the status says it too.
+        zone_notice.locator("a").click()
+        status_list = page.locator("#st-body .status-list")
+        expect(status_list).to_contain_text("Time zone")
+        expect(status_list).to_contain_text("never learnt")
+        page.fill("#ha-url", home_assistant.url)
+        page.fill("#ha-token", home_assistant.token)
+        page.click("#ha-save")
+        expect(page.locator("#ha-result")).to_have_attribute(
+            "data-state", "ok", timeout=30_000
+        )
+        expect(status_list).to_contain_text(DEFAULT_TIME_ZONE)
+
+        # Back on the dashboard: HA's days, in HA's zone (not the browser's).
+        page.click("nav >> text=Dashboard")
+        assert_cards(page, expected_cards(energy, 7, DEFAULT_TIME_ZONE))
+        expect(zone_notice).to_have_count(0)
+        expect(page.locator("#updated")).to_contain_text(f"days in {DEFAULT_TIME_ZONE}")
+        assert daily_requests
+        tab.assert_no_console_errors()
+    finally:
+        tab.context.close()
+        stop_companion(running)
+        drop_database(servers, mongodb_database_name)
 
 
 def test_first_paint_with_30_days_of_hourly_data(

@@ -28,6 +28,7 @@ export class ApiError extends Error {
   }
   /** A sentence telling the user what to do about this error. */
   get advice() {
+    if (this.code === "time_zone_unknown") return "Connect Home Assistant on the Settings page: the companion learns its time zone from it.";
     if (/home_assistant/.test(this.code || "")) return "Home Assistant is not set up or not reachable: check its URL and token under Settings.";
     if (this.status === 0) return "The companion is not answering. Check that it is running, then reload this page.";
     if (this.status === 401 || this.status === 403) return "This companion needs an API token. Enter it under Settings → API access.";

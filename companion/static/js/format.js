@@ -1,15 +1,21 @@
 // Locale-aware formatting and Home Assistant's time zone (days are HA's days).
 
-let timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+const browserZone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+// HA's zone as the companion reported it; null while it is not known.
+let homeZone = null;
 
+/** Use HA's zone (null: it is not known, e.g. the companion never reached HA). */
 export function setTimeZone(tz) {
-  if (!tz) return;
+  if (!tz) { homeZone = null; return; }
   try {
     new Intl.DateTimeFormat(undefined, { timeZone: tz });
-    timeZone = tz;
-  } catch { /* unknown zone: keep the browser's */ }
+    homeZone = tz;
+  } catch { /* a zone this browser does not know: treated as not known */ }
 }
-export function getTimeZone() { return timeZone; }
+/** HA's time zone, which alone decides what a day is; null while not known. */
+export function homeTimeZone() { return homeZone; }
+/** The zone times are shown in: HA's, else the browser's (then no day is computed). */
+export function getTimeZone() { return homeZone || browserZone; }
 
 const numberFormats = new Map();
 export function formatNumber(value, maxDigits) {
@@ -29,7 +35,7 @@ export function formatValue(value, unit, maxDigits) {
 }
 
 function dtf(options) {
-  return new Intl.DateTimeFormat(undefined, { timeZone, ...options });
+  return new Intl.DateTimeFormat(undefined, { timeZone: getTimeZone(), ...options });
 }
 
 export function formatDateTime(ms) {

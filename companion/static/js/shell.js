@@ -49,10 +49,13 @@ export async function loadStatus(force = false) {
 
 let settingsCache = null;
 const ZONE_KEY = "energy-tracker.time-zone";
+// What the companion said about HA's zone: "known", "unknown" (never learnt: no day
+// can be computed), or null while /api/settings has not answered.
+let zoneState = null;
 /**
  * HA's time zone (from /api/settings) decides what "a day" is. The zone seen last
- * time is used at once so the first paint does not wait; if HA's zone changed,
- * the page is shown again with the new one.
+ * time is used at once so the first paint does not wait; if HA's zone changed, or
+ * the companion no longer knows it, the page is shown again.
  */
 export function loadTimeZone() {
   if (settingsCache) return settingsCache;
@@ -61,20 +64,39 @@ export function loadTimeZone() {
   const fetched = api.settings().then((settings) => {
     if (settings.time_zone) {
       setTimeZone(settings.time_zone);
+      zoneState = "known";
       try { localStorage.setItem(ZONE_KEY, settings.time_zone); } catch { /* ignore */ }
       if (cached && cached !== settings.time_zone) window.dispatchEvent(new Event("et:time-zone-changed"));
+    } else {
+      forgetTimeZone();
+      if (cached) window.dispatchEvent(new Event("et:time-zone-changed"));
     }
     return settings;
   }, (err) => { settingsCache = null; throw err; });
   if (cached) {
     setTimeZone(cached);
+    zoneState = "known";
     fetched.catch(() => null);
-    settingsCache = Promise.resolve({ time_zone: cached });
-    fetched.then((s) => { settingsCache = Promise.resolve(s); }, () => null);
+    settingsCache = Promise.resolve({ time_zone: cached, time_zone_known: true });
+    fetched.then((s) => { if (s.time_zone) settingsCache = Promise.resolve(s); }, () => null);
   } else {
     settingsCache = fetched;
   }
   return settingsCache;
+}
+
+/** Whether the companion said it does not know HA's zone (so days cannot be shown). */
+export function timeZoneUnknown() { return zoneState === "unknown"; }
+
+/**
+ * The companion does not know HA's zone (it said so, or refused days with 409).
+ * The settings are asked for again on the next page, which may have connected HA.
+ */
+export function forgetTimeZone() {
+  setTimeZone(null);
+  zoneState = "unknown";
+  settingsCache = null;
+  try { localStorage.removeItem(ZONE_KEY); } catch { /* ignore */ }
 }
 
 let entitiesCache = null;

@@ -2,10 +2,10 @@
 
 import { api, ApiError } from "../api.js";
 import { barChart, lineChart, loadUPlot } from "../chart.js";
-import { loadEntities, setHashParams } from "../shell.js";
+import { forgetTimeZone, loadEntities, loadTimeZone, setHashParams, timeZoneUnknown } from "../shell.js";
 import {
   addDays, escapeHtml, formatAge, formatDateTime, formatDay, formatNumber, formatValue,
-  getTimeZone, isoUtc, zonedDate, zonedMidnight,
+  homeTimeZone, isoUtc, zonedDate, zonedMidnight,
 } from "../format.js";
 
 const RANGES = [
@@ -90,7 +90,7 @@ function earlyRequest(params) {
   try { saved = localStorage.getItem(LAST_ENTITY_KEY); } catch { /* ignore */ }
   const entity = params.get("entity") || saved;
   const range = RANGES.some(([k]) => k === params.get("range")) ? params.get("range") : "7d";
-  if (!entity || range === "custom") return { key: null };
+  if (!entity || range === "custom" || timeZoneUnknown()) return { key: null };
   const promise = fetchData(entity, rangeWindow(range, Date.now()), undefined);
   promise.catch(() => null);
   const today = zonedDate(Date.now());
@@ -100,6 +100,10 @@ function earlyRequest(params) {
 function notice(kind, html) {
   return `<p class="notice ${kind}">${html}</p>`;
 }
+
+// Days are HA's days: without HA's zone none is shown (the API refuses them too).
+const ZONE_UNKNOWN_NOTICE = notice("warn zone-unknown",
+  `<strong>Home Assistant's time zone is not known yet.</strong> The companion has never reached Home Assistant, so it cannot tell where a day starts and shows no daily totals. Connect Home Assistant on the <a href="#/settings">Settings</a> page: the companion learns its time zone from it and keeps it, also while Home Assistant is away.`);
 
 export async function render(main, { params, toast }) {
   let entities;
@@ -201,9 +205,33 @@ export async function render(main, { params, toast }) {
     try { localStorage.setItem(LAST_ENTITY_KEY, state.entity); } catch { /* ignore */ }
   }
 
+  function showZoneUnknown() {
+    main.querySelector(".cards").removeAttribute("aria-busy");
+    for (const id of ["card-total", "card-avg", "card-peak", "card-latest"]) setCard(id, "–", "");
+    for (const c of charts) c.destroy();
+    charts = [];
+    latestAt = null;
+    const msg = `<p class="chart-empty">Needs Home Assistant's time zone.</p>`;
+    $("#daily-chart").innerHTML = msg;
+    $("#hourly-chart").innerHTML = msg;
+    $("#dash-notice").innerHTML = ZONE_UNKNOWN_NOTICE;
+    $("#updated").textContent = "Days: Home Assistant's time zone is not known yet";
+    performance.mark("et:dashboard-ready");
+  }
+
   async function load({ quiet = false } = {}) {
     if (disposed) return;
     if (controller) controller.abort();
+    if (timeZoneUnknown()) {
+      showZoneUnknown();
+      // The periodic refresh asks again: HA may have been connected meanwhile.
+      if (quiet) {
+        loadTimeZone().then(() => {
+          if (!disposed && !timeZoneUnknown()) window.dispatchEvent(new Event("et:time-zone-changed"));
+        }, () => null);
+      }
+      return;
+    }
     controller = new AbortController();
     const { signal } = controller;
     lastLoad = Date.now();
@@ -223,6 +251,11 @@ export async function render(main, { params, toast }) {
       [daily, stats, latest] = await (reuse ? early.promise : fetchData(state.entity, win, signal));
     } catch (err) {
       if (err.name === "AbortError" || disposed) return;
+      if (err instanceof ApiError && err.code === "time_zone_unknown") {
+        forgetTimeZone();  // the companion lost it (or this browser's copy was stale)
+        showZoneUnknown();
+        return;
+      }
       main.querySelector(".cards").removeAttribute("aria-busy");
       const advice = err instanceof ApiError ? err.advice : "Try again.";
       noticeEl.innerHTML = notice("error", `The data for this entity could not be loaded (${escapeHtml(err.message)}). ${escapeHtml(advice)}`);
@@ -306,7 +339,7 @@ export async function render(main, { params, toast }) {
       console.warn(err);
     }
     if (disposed) { for (const c of charts) c.destroy(); charts = []; return; }
-    $("#updated").textContent = `Updated ${formatDateTime(Date.now())} · days in ${getTimeZone()}`;
+    $("#updated").textContent = `Updated ${formatDateTime(Date.now())} · days in ${homeTimeZone() || "Home Assistant's time zone"}`;
     performance.mark("et:dashboard-ready");
   }
 

@@ -41,6 +41,20 @@ function forwarderRow(f) {
   };
 }
 
+/** HA's time zone, which decides what a day is, and where the companion has it from. */
+function zoneRow(status) {
+  const zone = status.time_zone;
+  if (!zone) {
+    return { name: "Time zone", word: ["unknown", "warn"], detail: "Home Assistant's time zone was never learnt, so no daily totals are shown: connect Home Assistant below." };
+  }
+  const detail = {
+    home_assistant: "Home Assistant's; days are its days.",
+    stored: "Home Assistant's, as it reported it last (it is not answering now).",
+    environment: "From ENERGY_TRACKER_TIME_ZONE: Home Assistant has not been reached yet.",
+  }[status.time_zone_source] || "Home Assistant's.";
+  return { name: "Time zone", word: [zone, "ok"], detail };
+}
+
 export function describeStatus(status) {
   const ha = first(status, "home_assistant", "homeAssistant") || {};
   let haRow;
@@ -56,6 +70,7 @@ export function describeStatus(status) {
   ];
   if (forwarders.length) rows.push(...forwarders.map(forwarderRow));
   else rows.push({ name: "Forwarder", word: ["not reporting", "warn"], detail: "No heartbeat yet: add the Energy Tracker integration in Home Assistant." });
+  rows.push(zoneRow(status));
   return rows;
 }
 
