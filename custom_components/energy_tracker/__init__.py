@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import suppress
 from functools import partial
 from pathlib import Path
@@ -28,6 +29,7 @@ from .const import (
     CONF_VERIFY_SSL,
     DOMAIN,
     LOGGER,
+    SETUP_CHECK_TIMEOUT,
 )
 from .energy_prefs import async_track_energy_prefs
 from .errors import InvalidAuth, InvalidDatabaseName, InvalidUri
@@ -72,8 +74,11 @@ async def async_setup_entry(
 ) -> bool:
     """Start forwarding for one QuestDB + MongoDB pair.
 
-    A database that is down does not stop the set-up: readings go to the spool and
-    MongoDB updates are retried. Rejected credentials start re-authentication.
+    A database that is down, or hung, does not stop or delay the set-up: nothing
+    here waits on MongoDB, QuestDB's credentials check waits SETUP_CHECK_TIMEOUT at
+    most, and the forwarder captures from the moment it starts; readings go to the
+    spool and MongoDB updates are retried. Rejected credentials start
+    re-authentication.
     """
     data = entry.data
     try:
@@ -98,8 +103,11 @@ async def async_setup_entry(
         raise ConfigEntryNotReady(
             translation_domain=DOMAIN, translation_key="invalid_uri"
         ) from err
+    # Only rejected credentials stop the set-up, so this waits briefly: a QuestDB
+    # that is down, or hung, must not delay capturing (the writer keeps trying).
     try:
-        await questdb.execute("select 1")
+        async with asyncio.timeout(SETUP_CHECK_TIMEOUT):
+            await questdb.execute("select 1")
     except InvalidAuth as err:
         await client.close()
         raise ConfigEntryAuthFailed(

@@ -35,6 +35,15 @@ HEARTBEAT_INTERVAL: Final = 30.0
 ENTITY_SYNC_INTERVAL: Final = 5.0
 REQUEST_TIMEOUT: Final = 30.0
 CONNECT_TEST_TIMEOUT: Final = 10.0
+SETUP_CHECK_TIMEOUT: Final = 5.0
+"""Seconds set-up waits for QuestDB to answer its credentials check; no answer by
+then counts as down (set-up goes on, the writer finds out the rest)."""
+MONGODB_CLOSE_TIMEOUT: Final = 5.0
+"""Seconds an unload waits for the MongoDB client to close; the rest runs on its own."""
+WAL_CHECK_INTERVAL: Final = 60.0
+"""Seconds between two checks that QuestDB applies what is written to our tables."""
+WAL_RECHECK_AFTER_RESUME: Final = 5.0
+"""Seconds after resuming a suspended table before checking it stayed resumed."""
 DOWN_ISSUE_AFTER: Final = 15 * 60.0
 """A database down this many seconds raises a repair issue."""
 SPOOL_ISSUE_RATIO: Final = 0.8

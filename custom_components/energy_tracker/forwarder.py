@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 import time
 from typing import TYPE_CHECKING, Any
@@ -48,6 +48,7 @@ from .const import (
     ISSUE_SPOOL_NEARLY_FULL,
     LOGGER,
     MAX_BATCH_ROWS,
+    MONGODB_CLOSE_TIMEOUT,
     REQUEST_TIMEOUT,
     SENSOR_UPDATE_INTERVAL,
     SIGNAL_UPDATED,
@@ -56,6 +57,8 @@ from .const import (
     STATUS_DISCONNECTED,
     STATUS_OK,
     STATUS_STARTING,
+    WAL_CHECK_INTERVAL,
+    WAL_RECHECK_AFTER_RESUME,
 )
 from .errors import CannotConnect, InvalidAuth, RowsRejected
 from .ilp import Batch, Readings, serialise_readings, split_lines
@@ -65,7 +68,10 @@ from .recorded import async_recorded_readings
 from .schema import (
     ENTITIES,
     FORWARDER_STATE,
+    READINGS_15M_VIEW,
+    READINGS_TABLE,
     SOURCE_LIVE,
+    STATISTICS_TABLE,
     SYNC_LOG,
     TRACKED_BY_COMPANION,
     TRACKED_BY_INTEGRATION,
@@ -87,6 +93,46 @@ if TYPE_CHECKING:
 
 _MAX_BAD_LINES_PER_BATCH = 100
 
+# Ours, and how each is resumed once QuestDB suspended it.
+_RESUME_WAL: dict[str, str] = {
+    READINGS_TABLE: f"ALTER TABLE {READINGS_TABLE} RESUME WAL",
+    STATISTICS_TABLE: f"ALTER TABLE {STATISTICS_TABLE} RESUME WAL",
+    READINGS_15M_VIEW: f"ALTER MATERIALIZED VIEW {READINGS_15M_VIEW} RESUME WAL",
+}
+
+
+@dataclass(slots=True)
+class DatabaseHealth:
+    """How one database was when the forwarder last used it."""
+
+    name: str
+    """As the log names it."""
+    while_down: str
+    """What happens meanwhile, said with "<name> is unavailable"."""
+    while_auth_failed: str
+    """What happens meanwhile, said with "<name> rejected the credentials"."""
+    status: str = STATUS_STARTING
+    down_since: float | None = None
+    reported_down: bool = False
+    """Whether a line said it went; the next STATUS_OK then says it is back."""
+
+
+def _questdb_health() -> DatabaseHealth:
+    return DatabaseHealth(
+        "QuestDB",
+        while_down="readings go to the spool",
+        while_auth_failed="readings go to the spool",
+    )
+
+
+def _mongodb_health() -> DatabaseHealth:
+    return DatabaseHealth(
+        "MongoDB",
+        while_down="heartbeat and entity updates are retried",
+        while_auth_failed="readings still go to QuestDB, entity updates and the "
+        "heartbeat wait for new credentials",
+    )
+
 
 @dataclass(slots=True)
 class ForwarderStats:
@@ -100,10 +146,36 @@ class ForwarderStats:
     events_received: int = 0
     last_write_at: datetime | None = None
     last_event_at: datetime | None = None
-    questdb_status: str = STATUS_STARTING
-    mongodb_status: str = STATUS_STARTING
-    questdb_down_since: float | None = None
-    mongodb_down_since: float | None = None
+    questdb: DatabaseHealth = field(default_factory=_questdb_health)
+    mongodb: DatabaseHealth = field(default_factory=_mongodb_health)
+
+    @property
+    def questdb_status(self) -> str:
+        """QuestDB's status (STATUS_*)."""
+        return self.questdb.status
+
+    @property
+    def mongodb_status(self) -> str:
+        """MongoDB's status (STATUS_*)."""
+        return self.mongodb.status
+
+    @property
+    def questdb_down_since(self) -> float | None:
+        """When (monotonic) QuestDB went, while it is not usable."""
+        return self.questdb.down_since
+
+    @questdb_down_since.setter
+    def questdb_down_since(self, value: float | None) -> None:
+        self.questdb.down_since = value
+
+    @property
+    def mongodb_down_since(self) -> float | None:
+        """When (monotonic) MongoDB went, while it is not usable."""
+        return self.mongodb.down_since
+
+    @mongodb_down_since.setter
+    def mongodb_down_since(self, value: float | None) -> None:
+        self.mongodb.down_since = value
 
     def as_dict(self) -> dict[str, Any]:
         """Return the counters as plain values."""
@@ -166,6 +238,11 @@ class Forwarder:
         self._tasks: list[asyncio.Task[None]] = []
         self._questdb_schema_ready = False
         self._schema_refusal: str | None = None
+        # Tables QuestDB suspended that the last WAL check resumed, and those that
+        # stay suspended; when the next check is due (monotonic).
+        self._wal_resumed: set[str] = set()
+        self._wal_failing: set[str] = set()
+        self._next_wal_check = 0.0
         # rows_dropped when the spool last filled up; None while it has room.
         self._dropped_since_full: int | None = None
         self._mongo_schema_ready = False
@@ -284,14 +361,25 @@ class Forwarder:
     # -- life cycle -----------------------------------------------------------
 
     async def async_start(self) -> None:
-        """Load the spool, subscribe to the bus and start the background tasks."""
-        await self.hass.async_add_executor_job(self.spool.load)
-        self.stats.rows_spooled = 0
+        """Subscribe to the bus, load the spool and start the background tasks.
+
+        Waits on no database: the listener only fills the buffer, and whatever
+        QuestDB and MongoDB do is met by the background tasks, each bounded.
+        """
         self._unsubscribe.append(
             self.hass.bus.async_listen(
                 EVENT_STATE_CHANGED, self._listener, event_filter=self._event_filter
             )
         )
+        try:
+            # Local files only; before the writer starts, which replays them.
+            await self.hass.async_add_executor_job(self.spool.load)
+        except BaseException:
+            for unsubscribe in self._unsubscribe:
+                unsubscribe()
+            self._unsubscribe.clear()
+            raise
+        self.stats.rows_spooled = 0
         self._tasks.append(
             self.entry.async_create_background_task(
                 self.hass, self._writer_loop(), f"{DOMAIN} writer"
@@ -380,7 +468,21 @@ class Forwarder:
                 async with asyncio.timeout(5):
                     await self._sync_entities()
                     await self._heartbeat("stopped")
-            await self.mongo_client.close()
+            await self._close_mongo_client()
+
+    async def _close_mongo_client(self) -> None:
+        """Close the MongoDB client, waiting MONGODB_CLOSE_TIMEOUT at most.
+
+        Closing sends endSessions, which a hung server answers only when PyMongo's
+        socket timeout ends it: the close goes on by itself past the wait, never
+        cut in the middle (that would leave its monitors running).
+        """
+        closing = self.hass.async_create_background_task(
+            self.mongo_client.close(), f"{DOMAIN} mongodb close"
+        )
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(MONGODB_CLOSE_TIMEOUT):
+                await asyncio.shield(closing)
 
     def set_spool_limit(self, options: dict[str, Any] | Any) -> None:
         """Apply the spool size option."""
@@ -394,8 +496,7 @@ class Forwarder:
         """Flush at most every second, sooner when a batch is full."""
         # The tables are created, and QuestDB's status known, before the first
         # reading: a sensor that changes hourly would leave it "starting" till then.
-        if await self._ensure_questdb_schema():
-            self._set_questdb_status(STATUS_OK)
+        await self._questdb_ready()
         while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.flush_interval):
@@ -483,7 +584,7 @@ class Forwarder:
     async def _drain(self, payloads: list[tuple[bytes, int]]) -> int:
         """Replay the spool oldest first, then send new payloads; spool what fails."""
         written = 0
-        if not await self._ensure_questdb_schema():
+        if not await self._questdb_ready():
             await self._spool(payloads)
             return 0
         while len(self.spool):
@@ -525,12 +626,12 @@ class Forwarder:
                     return 0
                 continue
             except InvalidAuth:
-                self._set_questdb_status(STATUS_AUTH_FAILED)
+                self._set_status(self.stats.questdb, STATUS_AUTH_FAILED)
                 return None
             except CannotConnect:
-                self._set_questdb_status(STATUS_DISCONNECTED)
+                self._set_status(self.stats.questdb, STATUS_DISCONNECTED)
                 return None
-            self._set_questdb_status(STATUS_OK)
+            self._set_status(self.stats.questdb, STATUS_OK)
             self.stats.rows_forwarded += rows
             self.stats.last_write_at = dt_util.utcnow()
             return rows
@@ -603,7 +704,7 @@ class Forwarder:
         try:
             await ensure_questdb_schema(self.questdb.execute)
         except InvalidAuth:
-            self._set_questdb_status(STATUS_AUTH_FAILED)
+            self._set_status(self.stats.questdb, STATUS_AUTH_FAILED)
             return False
         except RowsRejected as err:
             # QuestDB answers but refuses a statement: a release without
@@ -617,35 +718,148 @@ class Forwarder:
                     "newer, and a user allowed to create tables and views)",
                     err.message,
                 )
-            self._set_questdb_status(STATUS_DISCONNECTED)
+            self._set_status(self.stats.questdb, STATUS_DISCONNECTED)
             return False
         except CannotConnect:
-            self._set_questdb_status(STATUS_DISCONNECTED)
+            self._set_status(self.stats.questdb, STATUS_DISCONNECTED)
             return False
         self._questdb_schema_ready = True
         self._schema_refusal = None
         return True
 
-    def _set_questdb_status(self, status: str) -> None:
-        """Track QuestDB's health; log once when it goes and once when it is back."""
-        stats = self.stats
-        previous = stats.questdb_status
-        if status == previous:
+    async def _questdb_ready(self) -> bool:
+        """Return whether readings can be written now: tables there, and applied.
+
+        While QuestDB is usable this asks it nothing but every WAL_CHECK_INTERVAL;
+        otherwise the WAL check is the probe, at every flush (once resuming a
+        table failed, every WAL_CHECK_INTERVAL: the spool takes the readings).
+        """
+        if not await self._ensure_questdb_schema():
+            return False
+        if time.monotonic() < self._next_wal_check and (
+            self.stats.questdb.status == STATUS_OK or self._wal_failing
+        ):
+            return READINGS_TABLE not in self._wal_failing
+        return await self._check_wal()
+
+    async def _check_wal(self) -> bool:
+        """Resume our tables if QuestDB suspended them; return whether readings are applied.
+
+        QuestDB suspends a WAL table when applying a transaction fails (a crash,
+        a full disk): the table still accepts writes but no query sees them until
+        it is resumed. Resumed here at once. A table that stays suspended (the
+        resume refused, or suspended again by the next check) is said at ERROR;
+        while it is energy_readings, QuestDB counts as unavailable and readings
+        wait in the spool, so nothing reports success for rows nobody can read.
+        """
+        now = time.monotonic()
+        self._next_wal_check = now + WAL_CHECK_INTERVAL
+        try:
+            failing = await self._resume_suspended()
+        except InvalidAuth:
+            self._set_status(self.stats.questdb, STATUS_AUTH_FAILED)
+            return False
+        except CannotConnect:
+            self._set_status(self.stats.questdb, STATUS_DISCONNECTED)
+            return False
+        if self._wal_resumed:
+            self._next_wal_check = now + WAL_RECHECK_AFTER_RESUME
+        for name, reason in failing.items():
+            if name not in self._wal_failing:
+                LOGGER.error(
+                    "QuestDB keeps %s suspended (%s): what is written to it stays "
+                    "invisible%s. Fix the cause QuestDB logs, then run %s (tried "
+                    "here every %.0f s)",
+                    name,
+                    reason,
+                    "; readings wait in the spool" if name == READINGS_TABLE else "",
+                    _RESUME_WAL[name],
+                    WAL_CHECK_INTERVAL,
+                )
+        for name in self._wal_failing - failing.keys():
+            LOGGER.warning("QuestDB applies what is written to %s again", name)
+        self._wal_failing = set(failing)
+        applied = READINGS_TABLE not in failing
+        self._set_status(
+            self.stats.questdb, STATUS_OK if applied else STATUS_DISCONNECTED
+        )
+        return applied
+
+    async def _resume_suspended(self) -> dict[str, str]:
+        """Resume what QuestDB suspended of ours; return what stays suspended, with why."""
+        try:
+            suspended = await self.questdb.suspended_tables()
+        except RowsRejected as err:
+            # wal_tables() refused (a user without the right): nothing to check.
+            LOGGER.debug("QuestDB refused wal_tables(): %s", err.message)
+            suspended = {}
+        resumed: set[str] = set()
+        failing: dict[str, str] = {}
+        for name, reason in suspended.items():
+            if name not in _RESUME_WAL:
+                continue
+            if await self._resume_wal(name, reason):
+                resumed.add(name)
+            # Refused, or suspended again since the last check resumed it
+            # (resuming it once more is harmless, but it is failing).
+            if name not in resumed or name in self._wal_resumed:
+                failing[name] = reason
+        self._wal_resumed = resumed
+        return failing
+
+    async def _resume_wal(self, name: str, reason: str) -> bool:
+        """Resume one suspended table or view; return whether QuestDB accepted."""
+        try:
+            await self.questdb.execute(_RESUME_WAL[name])
+        except RowsRejected as err:
+            if name not in self._wal_failing:
+                LOGGER.error(
+                    "QuestDB suspended %s (%s) and refused to resume it: %s",
+                    name,
+                    reason,
+                    err.message,
+                )
+            return False
+        if name not in self._wal_failing and name not in self._wal_resumed:
+            LOGGER.warning(
+                "QuestDB had suspended %s (%s): rows written to it were kept but "
+                "invisible. Resumed it, so QuestDB applies them now",
+                name,
+                reason,
+            )
+        return True
+
+    def _set_status(self, health: DatabaseHealth, status: str) -> None:
+        """Track one database's health; say once that it went and once that it is back.
+
+        Both at WARNING, the level HA logs by default: a user who saw the first
+        line sees the second, also when it went while the entry was starting.
+        """
+        if status == health.status:
             return
-        stats.questdb_status = status
+        health.status = status
         if status == STATUS_OK:
-            if previous != STATUS_STARTING:
-                LOGGER.info("QuestDB is available again; replaying the spool")
-            stats.questdb_down_since = None
+            health.down_since = None
+            if health.reported_down:
+                health.reported_down = False
+                spooled = self.spool.rows if health is self.stats.questdb else 0
+                LOGGER.warning(
+                    "%s is available again%s",
+                    health.name,
+                    f"; writing the {spooled} spooled reading(s)" if spooled else "",
+                )
             return
-        if stats.questdb_down_since is None:
-            stats.questdb_down_since = time.monotonic()
+        if health.down_since is None:
+            health.down_since = time.monotonic()
         if status == STATUS_AUTH_FAILED:
-            LOGGER.error("QuestDB rejected the credentials; readings go to the spool")
+            LOGGER.error(
+                "%s rejected the credentials; %s", health.name, health.while_auth_failed
+            )
             # HA starts at most one re-authentication flow per entry.
             self.entry.async_start_reauth(self.hass)
-        elif previous in (STATUS_OK, STATUS_STARTING):
-            LOGGER.warning("QuestDB is unavailable; readings go to the spool")
+        elif not health.reported_down:
+            LOGGER.warning("%s is unavailable; %s", health.name, health.while_down)
+        health.reported_down = True
 
     # -- MongoDB --------------------------------------------------------------
 
@@ -666,13 +880,14 @@ class Forwarder:
                         await self._refresh_choices()
                         last_heartbeat = time.monotonic()
             except PyMongoError as err:
-                self._set_mongodb_status(
-                    STATUS_AUTH_FAILED if is_auth_failure(err) else STATUS_DISCONNECTED
+                self._set_status(
+                    self.stats.mongodb,
+                    STATUS_AUTH_FAILED if is_auth_failure(err) else STATUS_DISCONNECTED,
                 )
             except TimeoutError:
-                self._set_mongodb_status(STATUS_DISCONNECTED)
+                self._set_status(self.stats.mongodb, STATUS_DISCONNECTED)
             else:
-                self._set_mongodb_status(STATUS_OK)
+                self._set_status(self.stats.mongodb, STATUS_OK)
             finally:
                 self._mongo_busy = False
             self._after_cycle()
@@ -796,31 +1011,6 @@ class Forwarder:
                     },
                 )
 
-    def _set_mongodb_status(self, status: str) -> None:
-        """Track MongoDB's health; log once when it goes and once when it is back."""
-        stats = self.stats
-        previous = stats.mongodb_status
-        if status == previous:
-            return
-        stats.mongodb_status = status
-        if status == STATUS_OK:
-            if previous != STATUS_STARTING:
-                LOGGER.info("MongoDB is available again")
-            stats.mongodb_down_since = None
-            return
-        if stats.mongodb_down_since is None:
-            stats.mongodb_down_since = time.monotonic()
-        if status == STATUS_AUTH_FAILED:
-            LOGGER.error(
-                "MongoDB rejected the credentials; readings still go to QuestDB, "
-                "entity updates and the heartbeat wait for new credentials"
-            )
-            self.entry.async_start_reauth(self.hass)
-        else:
-            LOGGER.warning(
-                "MongoDB is unavailable; heartbeat and entity updates are retried"
-            )
-
     # -- health ---------------------------------------------------------------
 
     @callback
@@ -916,7 +1106,7 @@ class Forwarder:
                     }
                 )
         except (PyMongoError, TimeoutError):
-            self._set_mongodb_status(STATUS_DISCONNECTED)
+            self._set_status(self.stats.mongodb, STATUS_DISCONNECTED)
 
     def tracked_decisions(self) -> dict[str, bool]:
         """Return the cached decisions (a copy)."""

@@ -82,6 +82,25 @@ class QuestDBHttp:
                 raise
             raise CannotConnect(f"QuestDB: {type(err).__name__}") from err
 
+    async def suspended_tables(self) -> dict[str, str]:
+        """Return the WAL tables and views QuestDB suspended, each with the reason it gives.
+
+        A suspended table still accepts writes, but applies none of them: queries
+        do not see those rows until `ALTER TABLE … RESUME WAL`.
+        """
+        body = await self.execute("select * from wal_tables() where suspended")
+        columns = [str(column.get("name")) for column in body.get("columns", [])]
+        suspended: dict[str, str] = {}
+        for row in body.get("dataset", []):
+            fields = dict(zip(columns, row, strict=False))
+            reason = " ".join(
+                str(fields[key])
+                for key in ("errorTag", "errorMessage")
+                if fields.get(key)
+            )
+            suspended[str(fields.get("name"))] = reason or "no reason given"
+        return suspended
+
     async def write(self, payload: bytes) -> None:
         """Send ILP lines; raise CannotConnect, InvalidAuth or RowsRejected."""
         try:
