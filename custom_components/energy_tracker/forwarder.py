@@ -159,24 +159,6 @@ class ForwarderStats:
         """MongoDB's status (STATUS_*)."""
         return self.mongodb.status
 
-    @property
-    def questdb_down_since(self) -> float | None:
-        """When (monotonic) QuestDB went, while it is not usable."""
-        return self.questdb.down_since
-
-    @questdb_down_since.setter
-    def questdb_down_since(self, value: float | None) -> None:
-        self.questdb.down_since = value
-
-    @property
-    def mongodb_down_since(self) -> float | None:
-        """When (monotonic) MongoDB went, while it is not usable."""
-        return self.mongodb.down_since
-
-    @mongodb_down_since.setter
-    def mongodb_down_since(self, value: float | None) -> None:
-        self.mongodb.down_since = value
-
     def as_dict(self) -> dict[str, Any]:
         """Return the counters as plain values."""
         return {
@@ -1026,8 +1008,8 @@ class Forwarder:
             {"percent": f"{ratio * 100:.0f}", "path": str(self.spool.directory)},
         )
         for issue, since in (
-            (ISSUE_QUESTDB_DOWN, stats.questdb_down_since),
-            (ISSUE_MONGODB_DOWN, stats.mongodb_down_since),
+            (ISSUE_QUESTDB_DOWN, stats.questdb.down_since),
+            (ISSUE_MONGODB_DOWN, stats.mongodb.down_since),
         ):
             self._set_issue(
                 issue,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
 import contextlib
+from dataclasses import dataclass
 from pathlib import Path
 import socket
 from typing import Any
@@ -181,6 +182,31 @@ async def questdb_proxy(servers: Servers, intercept: Intercept) -> AsyncIterator
     finally:
         await runner.cleanup()
         await session.close()
+
+
+@dataclass(slots=True)
+class Refusing:
+    """Whether a refusing proxy refuses now: until a test sets `on` to False."""
+
+    on: bool = True
+
+
+@contextlib.asynccontextmanager
+async def questdb_refusing(
+    servers: Servers, refused: Callable[[str], bool], error: str
+) -> AsyncIterator[tuple[str, Refusing]]:
+    """The real QuestDB behind a proxy answering the queries `refused` picks with
+    HTTP 400 and `error`, as QuestDB does, until the yielded switch is turned off."""
+    refusing = Refusing()
+
+    def refuse(request: web.Request) -> web.StreamResponse | None:
+        query = request.query.get("query", "")
+        if refusing.on and refused(query):
+            return web.json_response({"query": query, "error": error}, status=400)
+        return None
+
+    async with questdb_proxy(servers, refuse) as url:
+        yield url, refusing
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ import subprocess
 import time
 from typing import Any, Self
 
-from aiohttp import web
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from pymongo.asynchronous.database import AsyncDatabase
@@ -38,7 +37,7 @@ from tests.servers import (
     wait_for_rows,
 )
 
-from .conftest import make_entry, questdb_proxy, setup_entry
+from .conftest import Refusing, make_entry, questdb_refusing, setup_entry
 from .test_forwarder import ENERGY
 
 LOGGER_NAME = "custom_components.energy_tracker"
@@ -415,19 +414,13 @@ async def test_suspended_readings_table_is_resumed(  # noqa: PLR0917 - fixtures
 @pytest.fixture
 async def questdb_refusing_resume(
     dev_servers: Servers,
-) -> AsyncIterator[tuple[str, dict[str, bool]]]:
+) -> AsyncIterator[tuple[str, Refusing]]:
     """The real QuestDB behind a proxy that refuses RESUME WAL (a user without the right)."""
-    refusing = {"resume": True}
-
-    def refuse_resume(request: web.Request) -> web.StreamResponse | None:
-        query = request.query.get("query", "")
-        if refusing["resume"] and query.upper().endswith("RESUME WAL"):
-            return web.json_response(
-                {"query": query, "error": "permission denied"}, status=400
-            )
-        return None
-
-    async with questdb_proxy(dev_servers, refuse_resume) as url:
+    async with questdb_refusing(
+        dev_servers,
+        lambda query: query.upper().endswith("RESUME WAL"),
+        "permission denied",
+    ) as (url, refusing):
         yield url, refusing
 
 
@@ -437,7 +430,7 @@ async def test_table_left_suspended_keeps_readings_in_the_spool(  # noqa: PLR091
     mongodb_database_name: str,
     entity_suffix: str,
     suspend_readings: Callable[[], None],
-    questdb_refusing_resume: tuple[str, dict[str, bool]],
+    questdb_refusing_resume: tuple[str, Refusing],
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -467,7 +460,7 @@ async def test_table_left_suspended_keeps_readings_in_the_spool(  # noqa: PLR091
     await forwarder.async_flush()  # tried again: said once
     assert len(_energy_tracker_records(caplog, "keeps energy_readings")) == 1
 
-    refusing["resume"] = False  # the right granted, or resumed by hand
+    refusing.on = False  # the right granted, or resumed by hand
     await forwarder.async_flush()
     assert forwarder.stats.questdb_status == STATUS_OK
     assert forwarder.spool.rows == 0

@@ -9,7 +9,6 @@ import os
 from pathlib import Path
 import subprocess
 
-from aiohttp import web
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 import pytest
@@ -22,7 +21,7 @@ from custom_components.energy_tracker.const import (
 )
 from tests.servers import SERVICES_SCRIPT, Servers, questdb_rows, wait_for_rows
 
-from .conftest import closed_port, make_entry, questdb_proxy, setup_entry
+from .conftest import Refusing, closed_port, make_entry, questdb_refusing, setup_entry
 from .test_forwarder import ENERGY
 
 
@@ -167,8 +166,8 @@ async def test_spool_bound_and_repair_issues(
     assert f"spool has room again; {dropped} reading(s) were dropped" in caplog.text
     assert issues.async_get_issue(DOMAIN, f"questdb_down_{entry.entry_id}") is None
     # Down for more than 15 minutes.
-    assert forwarder.stats.questdb_down_since is not None
-    forwarder.stats.questdb_down_since -= 16 * 60
+    assert forwarder.stats.questdb.down_since is not None
+    forwarder.stats.questdb.down_since -= 16 * 60
     await forwarder.async_flush()
     assert issues.async_get_issue(DOMAIN, f"questdb_down_{entry.entry_id}") is not None
     # Unloading takes the issues away.
@@ -180,22 +179,14 @@ async def test_spool_bound_and_repair_issues(
 @pytest.fixture
 async def questdb_refusing_views(
     servers: Servers,
-) -> AsyncIterator[tuple[str, dict[str, bool]]]:
+) -> AsyncIterator[tuple[str, Refusing]]:
     """The real QuestDB behind a proxy that answers CREATE MATERIALIZED VIEW as a
     release without materialized views does (HTTP 400, an error body)."""
-    refusing = {"views": True}
-
-    def refuse_views(request: web.Request) -> web.StreamResponse | None:
-        query = request.query.get("query", "")
-        if refusing["views"] and query.lstrip().upper().startswith(
-            "CREATE MATERIALIZED"
-        ):
-            return web.json_response(
-                {"query": query, "error": "unexpected token [MATERIALIZED]"}, status=400
-            )
-        return None
-
-    async with questdb_proxy(servers, refuse_views) as url:
+    async with questdb_refusing(
+        servers,
+        lambda query: query.lstrip().upper().startswith("CREATE MATERIALIZED"),
+        "unexpected token [MATERIALIZED]",
+    ) as (url, refusing):
         yield url, refusing
 
 
@@ -204,7 +195,7 @@ async def test_refused_tables_are_logged_once_and_rows_wait_in_the_spool(  # noq
     servers: Servers,
     mongodb_database_name: str,
     entity_suffix: str,
-    questdb_refusing_views: tuple[str, dict[str, bool]],
+    questdb_refusing_views: tuple[str, Refusing],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     url, refusing = questdb_refusing_views
@@ -223,7 +214,7 @@ async def test_refused_tables_are_logged_once_and_rows_wait_in_the_spool(  # noq
     assert "unexpected token [MATERIALIZED]" in refusals[0].getMessage()
     assert refusals[0].levelno == logging.ERROR
 
-    refusing["views"] = False  # QuestDB upgraded
+    refusing.on = False  # QuestDB upgraded
     await forwarder.async_flush()
     assert forwarder.stats.questdb_status == STATUS_OK
     rows = await wait_for_rows(
