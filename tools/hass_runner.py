@@ -10,7 +10,7 @@ standard library only (plus aiohttp for the one WebSocket exchange).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 import json
 import os
@@ -67,6 +67,8 @@ class HomeAssistantProcess:
     extra_config: str = ""
     startup_timeout: float = 120.0
     token: str | None = field(default=None, repr=False)
+    on_spawn: Callable[[int], None] | None = field(default=None, repr=False)
+    """Called with the process id (also its process group) as soon as HA is spawned."""
     _process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     _password: str = field(default="", repr=False)
 
@@ -79,6 +81,11 @@ class HomeAssistantProcess:
     def websocket_url(self) -> str:
         """URL of the WebSocket API."""
         return f"ws://127.0.0.1:{self.port}/api/websocket"
+
+    @property
+    def pid(self) -> int | None:
+        """Process id of the running HA (its process group too), if any."""
+        return self._process.pid if self.running and self._process else None
 
     @property
     def running(self) -> bool:
@@ -126,14 +133,21 @@ logger:
             raise HomeAssistantError(f"port {self.port} is already in use")
         self.write_config()
         log = (self.config_dir / "hass-stdout.log").open("ab")
+        command = [_hass_binary(), "-c", str(self.config_dir), "--skip-pip"]
+        if cpus := os.environ.get("ENERGY_TRACKER_HA_CPUS"):
+            # A slow machine on demand (e.g. a Raspberry Pi's share of one core): HA
+            # pinned to these CPUs, which something else can keep busy.
+            command = ["taskset", "--cpu-list", cpus, *command]
         self._process = subprocess.Popen(  # noqa: S603 - fixed argument list
-            [_hass_binary(), "-c", str(self.config_dir), "--skip-pip"],
+            command,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
         log.close()
+        if self.on_spawn is not None:
+            self.on_spawn(self._process.pid)
         self._wait_until_up()
         token_file = self.config_dir / ".energy_tracker_token"
         if token_file.exists():

@@ -5,6 +5,9 @@ through `tools.hass_runner` with this integration linked into its `custom_compon
 and set up through HA's own config-flow API (as a user clicking through the UI), and
 the companion as `python -m companion`. Every port comes from `StackPorts`, so a test
 stack never touches the servers of the test suite or of the demo.
+
+A `tools.reaper` child watches over every stack: when the process owning the stack dies
+without stopping it (a test run killed from outside), the reaper stops all of it.
 """
 
 from __future__ import annotations
@@ -20,7 +23,11 @@ from typing import Any, Self
 import urllib.error
 import urllib.request
 
-from tools.hass_runner import HomeAssistantError, HomeAssistantProcess
+from tools.hass_runner import (
+    DEFAULT_TIME_ZONE,
+    HomeAssistantError,
+    HomeAssistantProcess,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 INTEGRATION = REPO / "custom_components" / "energy_tracker"
@@ -95,9 +102,11 @@ class Stack:
     run_dir: Path
     ports: StackPorts = field(default_factory=StackPorts.from_env)
     ha_extra_config: str = ""
+    time_zone: str = DEFAULT_TIME_ZONE
     companion_env: dict[str, str] = field(default_factory=dict)
     hass: HomeAssistantProcess = field(init=False)
     companion: subprocess.Popen[bytes] | None = field(default=None, init=False)
+    _reaper: subprocess.Popen[str] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         """Prepare Home Assistant's configuration folder."""
@@ -105,7 +114,56 @@ class Stack:
             config_dir=self.run_dir / "homeassistant",
             port=self.ports.home_assistant,
             extra_config=self.ha_extra_config,
+            time_zone=self.time_zone,
+            on_spawn=self._watch,
         )
+
+    # --- the reaper ------------------------------------------------------------------
+
+    def _start_reaper(self) -> subprocess.Popen[str]:
+        if self._reaper is None:
+            (self.run_dir / "logs").mkdir(parents=True, exist_ok=True)
+            with (self.run_dir / "logs" / "reaper.log").open("a") as log:
+                self._reaper = subprocess.Popen(
+                    [sys.executable, "-m", "tools.reaper"],
+                    cwd=REPO,
+                    env=self.env,
+                    stdin=subprocess.PIPE,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                    # Not in the owner's process group: a signal to the group (Ctrl-C,
+                    # a CI runner stopping the job) must leave the reaper to clean up.
+                    start_new_session=True,
+                )
+        return self._reaper
+
+    def _tell_reaper(self, message: str) -> None:
+        stdin = self._start_reaper().stdin
+        if stdin is None:
+            raise RuntimeError("the reaper has no stdin")
+        stdin.write(message + "\n")
+        stdin.flush()
+
+    def _watch(self, pid: int) -> None:
+        """Have the reaper stop this process group should the owner die."""
+        self._tell_reaper(f"group {pid}")
+
+    def _forget(self, pid: int | None) -> None:
+        if pid is not None and self._reaper is not None:
+            self._tell_reaper(f"forget {pid}")
+
+    def _dismiss_reaper(self) -> None:
+        """Everything is stopped: the reaper has nothing left to do."""
+        reaper, self._reaper = self._reaper, None
+        if reaper is None or reaper.stdin is None:
+            return
+        try:
+            reaper.stdin.write("done\n")
+            reaper.stdin.close()
+        except BrokenPipeError:
+            pass
+        reaper.wait(timeout=10)
 
     @property
     def env(self) -> dict[str, str]:
@@ -135,6 +193,8 @@ class Stack:
 
     def services(self, command: str, *names: str) -> None:
         """Run scripts/services for this stack's ports."""
+        if command == "start":
+            self._start_reaper()
         subprocess.run(  # noqa: S603 - fixed script path
             [str(REPO / "scripts" / "services"), command, *names],
             check=True,
@@ -220,9 +280,15 @@ class Stack:
             raise HomeAssistantError(f"the options flow refused {options}: {result}")
         return result
 
+    def stop_home_assistant(self) -> None:
+        """Stop HA gracefully."""
+        pid = self.hass.pid
+        self.hass.stop()
+        self._forget(pid)
+
     def restart_home_assistant(self) -> None:
         """Stop HA gracefully and start it again on the same configuration."""
-        self.hass.stop()
+        self.stop_home_assistant()
         self.hass.start()
 
     # --- companion ---------------------------------------------------------------
@@ -249,6 +315,7 @@ class Stack:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        self._watch(self.companion.pid)
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -267,14 +334,16 @@ class Stack:
     def stop_companion(self) -> None:
         """Stop the companion gracefully (SIGTERM, then SIGKILL)."""
         process, self.companion = self.companion, None
-        if process is None or process.poll() is not None:
+        if process is None:
             return
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=5)
+        self._forget(process.pid)
 
     # --- everything ----------------------------------------------------------------
 
@@ -291,6 +360,9 @@ class Stack:
             self.stop_companion()
         finally:
             try:
-                self.hass.stop()
+                self.stop_home_assistant()
             finally:
-                self.services("stop")
+                try:
+                    self.services("stop")
+                finally:
+                    self._dismiss_reaper()
