@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import UTC, datetime, timedelta
+import ipaddress
+import logging
 import re
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import orjson
 from pymongo.errors import PyMongoError
@@ -15,19 +17,36 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from . import discovery
 from .errors import JSON, ApiError
-from .ha_client import HAAuthError, HAError, check_connection
+from .ha_client import (
+    FIELD_TOKEN,
+    FIELD_URL,
+    HAAuthError,
+    HACheckError,
+    HAConnectionError,
+    HAError,
+    check_connection,
+)
 from .hub import Hub
 from .jobs import GAPS, Jobs
 from .openapi import OPENAPI
 from .questdb import QuestDBError
-from .shared import schema, units
+from .shared import schema
 from .zones import HomeTimeZone
 
-ENTITY_ID = re.compile(r"^[a-z0-9_]{1,64}\.[a-z0-9_]{1,191}$")
+_LOGGER = logging.getLogger(__name__)
+ENTITY_ID = discovery.ENTITY_ID
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_BODY = 1 << 20
 MAX_ENTITY_IDS = 1000
+# How long a sync naming an undiscovered entity waits for HA to say whether it has it.
+LEARN_TIMEOUT = 15.0
+# A host name as DNS spells it (after IDNA); IP addresses are checked apart.
+HOST_NAME = re.compile(
+    r"^(?=.{1,253}\.?$)[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
+    r"(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*\.?$"
+)
 SYNC_LOG_DEFAULT_LIMIT = 50
 SYNC_LOG_MAX_LIMIT = 500
 READINGS_DEFAULT_LIMIT = 1000
@@ -182,9 +201,13 @@ def _only(body: dict[str, Any], allowed: set[str]) -> None:
 
 
 async def _entity_ids(
-    request: Request, raw: object, *, required: bool
+    request: Request, raw: object, *, required: bool, ask_home_assistant: bool = False
 ) -> list[str] | None:
-    """Validate a list of entity ids; every one must be known (404 otherwise)."""
+    """Validate a list of entity ids; every one must be known (404 otherwise).
+
+    With `ask_home_assistant`, one the companion has not discovered yet is looked
+    up in HA and, when HA has it (a state or statistics), written as discovery does.
+    """
     if raw is None and not required:
         return None
     if not isinstance(raw, list) or len(raw) > MAX_ENTITY_IDS:
@@ -205,9 +228,61 @@ async def _entity_ids(
     async with entities.find({"_id": {"$in": ids}}, {"_id": 1}) as cursor:
         known = {doc["_id"] async for doc in cursor}
     missing = [item for item in ids if item not in known]
+    if missing and ask_home_assistant:
+        missing = await _learn_from_home_assistant(request, missing)
+        if missing:
+            raise ApiError(
+                404,
+                "unknown_entity",
+                f"Home Assistant has no entity or statistic {missing[0]!r}"
+                + (f" (nor {len(missing) - 1} more)" if len(missing) > 1 else ""),
+            )
     if missing:
         raise ApiError(404, "unknown_entity", f"unknown entity {missing[0]}")
     return ids
+
+
+async def _learn_from_home_assistant(
+    request: Request, entity_ids: list[str]
+) -> list[str]:
+    """Write the documents of the entities HA has; return those it has not."""
+    hub = _hub(request)
+    client = hub.ha.client
+    if client is None:
+        raise ApiError(
+            409,
+            "home_assistant_not_configured",
+            f"{entity_ids[0]!r} is not known yet and Home Assistant, which could "
+            "tell, is not configured: connect it on the Settings page",
+        )
+    try:
+        async with asyncio.timeout(LEARN_TIMEOUT):
+            return await discovery.learn_entities(
+                client, hub.mongo.db[schema.ENTITIES], entity_ids
+            )
+    except (HAConnectionError, TimeoutError):
+        raise ApiError(
+            503,
+            "home_assistant_unavailable",
+            f"{entity_ids[0]!r} is not known yet, and Home Assistant, which could "
+            "tell whether it has it, is not reachable now: try again when it is "
+            "back (Settings shows the connection)",
+        ) from None
+    except HAAuthError:
+        raise ApiError(
+            503,
+            "home_assistant_unavailable",
+            f"{entity_ids[0]!r} is not known yet, and Home Assistant, which could "
+            "tell, refuses the companion's access token: save a new one on the "
+            "Settings page",
+        ) from None
+    except HAError:
+        raise ApiError(
+            502,
+            "home_assistant_error",
+            f"Home Assistant could not say whether it has {entity_ids[0]!r}: its "
+            "log may say why; try again",
+        ) from None
 
 
 # -- handlers -----------------------------------------------------------------------
@@ -517,7 +592,9 @@ async def _start_job(request: Request, kind: str) -> JSON:
     start, end = time_range(
         body, "start_time", "end_time", timedelta(days=1), JOB_MAX_SPAN
     )
-    entity_ids = await _entity_ids(request, body.get("entity_ids"), required=False)
+    entity_ids = await _entity_ids(
+        request, body.get("entity_ids"), required=False, ask_home_assistant=True
+    )
     hub, jobs = _hub(request), _jobs(request)
     if hub.ha.client is None:
         raise ApiError(
@@ -636,53 +713,119 @@ async def settings(request: Request) -> JSON:
     )
 
 
+def _home_assistant_url(raw: object) -> str:
+    """The HA base URL as given, checked: http(s)://host[:port][/path]; 400 otherwise."""
+
+    def bad(message: str) -> ApiError:
+        return ApiError(400, "bad_url", message, FIELD_URL)
+
+    example = "e.g. http://homeassistant.local:8123 or http://192.168.1.10:8123"
+    if not isinstance(raw, str) or not raw.strip():
+        raise bad(f"Enter Home Assistant's address, {example}")
+    url = raw.strip()
+    if len(url) > 2048 or not url.isprintable() or any(c.isspace() for c in url):
+        raise bad(f"Enter one address without spaces, {example}")
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unclosed [IPv6 address
+        raise bad(f"{url!r} is not a valid address, {example}") from None
+    if "://" not in url:
+        raise bad(f"Start the address with http:// or https://, e.g. http://{url}")
+    if parts.scheme.lower() not in ("http", "https"):
+        raise bad(
+            f"The address must start with http:// or https://, not {parts.scheme}://"
+            f", {example}"
+        )
+    problem = _authority_problem(parts)
+    if problem is not None:
+        raise bad(f"{problem}, {example}")
+    return url.rstrip("/")
+
+
+def _authority_problem(parts: SplitResult) -> str | None:
+    """What is wrong with the URL's host, port or extras, if anything."""
+    if parts.query or parts.fragment:
+        return "The address must not have a ?query or #fragment"
+    if parts.username is not None or parts.password is not None:
+        return (
+            "Leave user name and password out of the address: the access token "
+            "is what logs in"
+        )
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0:
+        return "The port must be a number from 1 to 65535"
+    host = parts.hostname or ""
+    if not host:
+        return "The address has no host name"
+    if not _valid_host(host):
+        return f"{host!r} is not a valid host name or IP address"
+    return None
+
+
+def _valid_host(host: str) -> bool:
+    if not host:
+        return False
+    with contextlib.suppress(ValueError):
+        ipaddress.ip_address(host)
+        return True
+    try:
+        ascii_name = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    return HOST_NAME.match(ascii_name.lower()) is not None and not all(
+        label.isdigit() for label in ascii_name.rstrip(".").split(".")
+    )
+
+
+def _home_assistant_token(raw: object, saved: str | None) -> str:
+    """The token given, or the saved one when none is given; 400 otherwise."""
+
+    def bad(message: str) -> ApiError:
+        return ApiError(400, "bad_token", message, FIELD_TOKEN)
+
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        if saved:
+            return saved
+        raise bad(
+            "Enter a long-lived access token: create one in Home Assistant (your "
+            "profile → Security → Long-lived access tokens)"
+        )
+    if not isinstance(raw, str):
+        raise bad("The token must be text")
+    token = raw.strip()
+    if len(token) > 4096:
+        raise bad("The token is too long: paste only the long-lived access token")
+    if not token.isprintable() or any(c.isspace() for c in token):
+        raise bad(
+            "The token contains spaces or line breaks: paste only the long-lived "
+            "access token, in one piece"
+        )
+    return token
+
+
 async def save_home_assistant(request: Request) -> JSON:
-    """Test the given HA URL and token, then store them."""
+    """Test the given HA URL and token, then store them.
+
+    The token may be left out to keep the saved one. Every failure of the test is
+    a 4xx with its own code and the field to fix (ha_url or ha_token).
+    """
     body = await _body(request)
     _only(body, {"url", "token"})
-    url, token = body.get("url"), body.get("token")
-    if not isinstance(url, str) or not 0 < len(url) <= 2048:
-        raise ApiError(400, "bad_url", "url must be an http(s) URL")
-    parts = urlsplit(url.strip())
-    if (
-        parts.scheme not in ("http", "https")
-        or not parts.hostname
-        or parts.query
-        or parts.fragment
-    ):
-        raise ApiError(400, "bad_url", "url must be an http(s) URL")
-    if (
-        not isinstance(token, str)
-        or not 0 < len(token) <= 4096
-        or not token.isprintable()
-    ):
-        raise ApiError(400, "bad_token", "token must be a non-empty string")
-    url = url.strip().rstrip("/")
+    hub = _hub(request)
+    url = _home_assistant_url(body.get("url"))
+    token = _home_assistant_token(body.get("token"), hub.ha.token)
     try:
-        version = await check_connection(url, token)
-    except HAAuthError:
-        raise ApiError(
-            400, "ha_auth_failed", "Home Assistant refused the token"
-        ) from None
-    except (HAError, ValueError):
-        raise ApiError(
-            400, "ha_unreachable", "Home Assistant did not answer at this URL"
-        ) from None
-    await _hub(request).ha.save(url, token)
+        version = await check_connection(
+            url, token, timeout=hub.config.ha_check_timeout
+        )
+    except HACheckError as err:
+        _LOGGER.info("Home Assistant at %s not saved: %s", url, err.code)
+        raise ApiError(422, err.code, err.message, err.field) from None
+    await hub.ha.save(url, token)
     return JSON({"success": True, "url": url, "ha_version": version})
-
-
-def is_energy_entity(state: dict[str, Any]) -> bool:
-    """Whether an HA state looks like an energy, power, gas or water sensor."""
-    attributes = state.get("attributes") or {}
-    device_class = attributes.get("device_class")
-    unit = attributes.get("unit_of_measurement")
-    if device_class in units.TRACKED_DEVICE_CLASSES:
-        return True
-    return any(
-        units.conversion_for(cls, unit) is not None
-        for cls in units.TRACKED_DEVICE_CLASSES
-    )
 
 
 async def discover_entities(request: Request) -> JSON:
@@ -694,41 +837,7 @@ async def discover_entities(request: Request) -> JSON:
         raise ApiError(
             409, "home_assistant_not_configured", "Home Assistant is not configured"
         )
-    states = await client.get_states()
-    now = datetime.now(UTC)
-    found = []
-    collection = hub.mongo.db[schema.ENTITIES]
-    for state in states:
-        entity_id = state.get("entity_id", "")
-        if not isinstance(entity_id, str) or not ENTITY_ID.match(entity_id):
-            continue
-        if not is_energy_entity(state):
-            continue
-        attributes = state.get("attributes") or {}
-        device_class = attributes.get("device_class")
-        unit = attributes.get("unit_of_measurement")
-        fields = {
-            "friendly_name": attributes.get("friendly_name"),
-            "unit": units.stored_unit(device_class, unit)[0],
-            "original_unit": unit,
-            "device_class": device_class,
-            "state_class": attributes.get("state_class"),
-            "is_active": state.get("state") != "unavailable",
-            "updated_at": now,
-        }
-        await collection.update_one(
-            {"_id": entity_id},
-            {"$set": fields, "$setOnInsert": {"first_seen": now, "is_tracked": False}},
-            upsert=True,
-        )
-        found.append(
-            {
-                "entity_id": entity_id,
-                **{k: v for k, v in fields.items() if k != "updated_at"},
-                "state": state.get("state"),
-                "last_updated": state.get("last_updated"),
-            }
-        )
+    found = await discovery.discover(client, hub.mongo.db[schema.ENTITIES])
     return JSON({"discovered": len(found), "entities": found})
 
 

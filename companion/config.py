@@ -25,6 +25,19 @@ def _port(env: Mapping[str, str], name: str, default: int) -> int:
     return port
 
 
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number of seconds") from None
+    if not 0 < seconds <= 120:
+        raise ConfigError(f"{name}={raw} must be more than 0 and at most 120 seconds")
+    return seconds
+
+
 @dataclass(frozen=True, slots=True)
 class CompanionConfig:
     """Where the companion listens and which databases it uses."""
@@ -51,6 +64,8 @@ class CompanionConfig:
     reconcile_interval: float = 3600.0
     reconcile_hours: int = 3
     recovery_days: int = 7
+    # How long Settings' "Test and save" waits for HA (DNS, connect and answer).
+    ha_check_timeout: float = 10.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> CompanionConfig:
@@ -102,6 +117,7 @@ class CompanionConfig:
             time_zone=time_zone,
             jobs_enabled=env.get("ENERGY_TRACKER_JOBS", "1").lower()
             not in ("0", "false", "no", "off"),
+            ha_check_timeout=_seconds(env, "ENERGY_TRACKER_HA_CHECK_TIMEOUT", 10.0),
         )
 
     def __repr__(self) -> str:

@@ -1,4 +1,7 @@
-"""JSON errors of the API: {"error": {"code", "message"}}."""
+"""JSON errors of the API: {"error": {"code", "message"[, "field"]}}.
+
+`field` names the input to fix when one is to blame (ha_url, ha_token).
+"""
 
 from __future__ import annotations
 
@@ -30,24 +33,32 @@ class JSON(Response):
 class ApiError(Exception):
     """An error answered to the client with its status and a stable code."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
-        """Remember status, code and a message safe to show."""
+    def __init__(
+        self, status: int, code: str, message: str, field: str | None = None
+    ) -> None:
+        """Remember status, code, a message safe to show and the input to blame."""
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.field = field
 
 
-def error_response(status: int, code: str, message: str) -> JSON:
+def error_response(
+    status: int, code: str, message: str, field: str | None = None
+) -> JSON:
     """Build the error body."""
-    return JSON({"error": {"code": code, "message": message}}, status_code=status)
+    error = {"code": code, "message": message}
+    if field is not None:
+        error["field"] = field
+    return JSON({"error": error}, status_code=status)
 
 
 async def api_error(request: Request, exc: Exception) -> Response:
     """Answer an ApiError."""
     if not isinstance(exc, ApiError):  # pragma: no cover - registered for ApiError only
         raise exc
-    return error_response(exc.status, exc.code, exc.message)
+    return error_response(exc.status, exc.code, exc.message, exc.field)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

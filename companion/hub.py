@@ -44,6 +44,8 @@ class HomeAssistantLink:
         self.client: HAClient | None = None
         self.url: str | None = None
         self.source: str | None = None
+        # The token in use: kept when the user saves a new URL only; never shown.
+        self.token: str | None = None
         self._lock = asyncio.Lock()
         # HA's zone learnt from the current client; the one stored in MongoDB
         # (None: not read yet, or no zone was ever stored).
@@ -76,7 +78,7 @@ class HomeAssistantLink:
         """Replace the client (closing the old one)."""
         async with self._lock:
             old, self.client = self.client, HAClient(url, token)
-            self.url, self.source = url, source
+            self.url, self.source, self.token = url, source, token
             task, self._ask_task = self._ask_task, None
             self._live_zone, self._next_ask = None, 0.0
         if task is not None:

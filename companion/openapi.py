@@ -78,6 +78,11 @@ def _errors(*codes: int) -> dict[str, Any]:
         409: "Home Assistant not configured",
         413: "body too large",
         415: "body is not JSON",
+        422: "the connection test failed: error.code says how (ha_dns_failed, "
+        "ha_connection_refused, ha_tls_error, ha_connection_closed, ha_timeout, "
+        "ha_not_home_assistant, ha_access_denied, ha_auth_failed, ha_unreachable, "
+        "ha_check_failed), error.field which input to fix",
+        502: "Home Assistant answered with an error",
         503: "a database or Home Assistant is unavailable",
     }
     return {str(code): {"description": text[code], **_json(_ERROR)} for code in codes}
@@ -147,6 +152,11 @@ OPENAPI: dict[str, Any] = {
                                 "home_assistant_not_configured, time_zone_unknown",
                             },
                             "message": {"type": "string"},
+                            "field": {
+                                "enum": ["ha_url", "ha_token"],
+                                "description": "the input to fix, when one is to "
+                                "blame (Settings → Home Assistant)",
+                            },
                         },
                     }
                 },
@@ -400,6 +410,10 @@ OPENAPI: dict[str, Any] = {
         "/api/statistics/sync": {
             "post": {
                 "summary": "Start copying HA's statistics into QuestDB",
+                "description": "An entity the companion has not discovered yet is "
+                "looked up in Home Assistant (its state, else its statistics) and "
+                "written as discovery does; 404 unknown_entity only when Home "
+                "Assistant has neither, 503 when it cannot be asked.",
                 "requestBody": {
                     "required": False,
                     **_json(
@@ -414,17 +428,19 @@ OPENAPI: dict[str, Any] = {
                 },
                 "responses": {
                     "202": _ok(_JOB_ACCEPTED, "job started"),
-                    **_errors(400, 401, 403, 404, 409, 413, 415, 503),
+                    **_errors(400, 401, 403, 404, 409, 413, 415, 502, 503),
                 },
             }
         },
         "/api/backfill": {
             "post": {
                 "summary": "Start back-filling readings and statistics from HA",
+                "description": "Entities not discovered yet are looked up in Home "
+                "Assistant, as for /api/statistics/sync.",
                 "requestBody": {"required": False, **_json(_JOB_BODY)},
                 "responses": {
                     "202": _ok(_JOB_ACCEPTED, "job started"),
-                    **_errors(400, 401, 403, 404, 409, 413, 415, 503),
+                    **_errors(400, 401, 403, 404, 409, 413, 415, 502, 503),
                 },
             }
         },
@@ -460,23 +476,34 @@ OPENAPI: dict[str, Any] = {
         "/api/settings/home-assistant": {
             "post": {
                 "summary": "Test and store HA's URL and token",
+                "description": "Connects to HA's WebSocket API and logs in with the "
+                "token (at most ENERGY_TRACKER_HA_CHECK_TIMEOUT seconds, 10 by "
+                "default); stores both only when that works. Invalid input is a 400 "
+                "(bad_url, bad_token), a failed test a 422; both name the field.",
                 "requestBody": {
                     "required": True,
                     **_json(
                         {
                             "type": "object",
-                            "required": ["url", "token"],
+                            "required": ["url"],
                             "additionalProperties": False,
                             "properties": {
-                                "url": {"type": "string"},
-                                "token": {"type": "string"},
+                                "url": {
+                                    "type": "string",
+                                    "description": "http(s)://host[:port]",
+                                },
+                                "token": {
+                                    "type": "string",
+                                    "description": "a long-lived access token; "
+                                    "left out or empty: keep the saved one",
+                                },
                             },
                         }
                     ),
                 },
                 "responses": {
                     "200": _ok({"type": "object"}),
-                    **_errors(400, 401, 403, 413, 415, 503),
+                    **_errors(400, 401, 403, 413, 415, 422, 503),
                 },
             }
         },

@@ -10,6 +10,7 @@ import aiohttp
 import asyncpg
 import orjson
 
+from . import net
 from .config import CompanionConfig
 from .shared import schema
 
@@ -58,9 +59,7 @@ class QuestDB:
             auth = aiohttp.BasicAuth(
                 self._config.questdb_user, self._config.questdb_password
             )
-            self._http = aiohttp.ClientSession(
-                auth=auth, timeout=aiohttp.ClientTimeout(total=30)
-            )
+            self._http = net.session(auth=auth, timeout=aiohttp.ClientTimeout(total=30))
         return self._http
 
     async def execute(self, sql: str) -> dict[str, Any]:

@@ -450,13 +450,15 @@ async def test_home_assistant_settings_are_tested_before_saving(
         "/api/settings/home-assistant",
         json={"url": home_assistant.url, "token": "wrong-token"},
     )
-    assert refused.status_code == 400
+    assert refused.status_code == 422
     assert error_code(refused) == "ha_auth_failed"
+    assert refused.json()["error"]["field"] == "ha_token"
     unreachable = await companion.http.post(
         "/api/settings/home-assistant",
         json={"url": "http://127.0.0.1:1", "token": "abc"},
     )
-    assert error_code(unreachable) == "ha_unreachable"
+    assert error_code(unreachable) == "ha_connection_refused"
+    assert unreachable.json()["error"]["field"] == "ha_url"
     assert await db[schema.SETTINGS].find_one({"_id": "home_assistant"}) is None
 
     saved = await companion.http.post(

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from companion.ha_client import (
-    HAAuthError,
+    HACheckError,
     HAClient,
     HAConnectionError,
     check_connection,
@@ -147,8 +147,9 @@ async def test_reconnects_after_the_socket_drops(hass_server: HomeAssistant) -> 
 
 
 async def test_bad_token_and_unreachable_host(hass_server: HomeAssistant) -> None:
-    with pytest.raises(HAAuthError):
+    with pytest.raises(HACheckError) as refused:
         await check_connection(hass_server.url, "not-a-token")
+    assert refused.value.code == "ha_auth_failed"
     client = HAClient("http://127.0.0.1:1", "x", max_attempts=2, backoff_base=0.01)
     try:
         with pytest.raises(HAConnectionError):

@@ -578,12 +578,31 @@ def test_settings_save_discover_and_track(
 
     page = tab.page
     page.goto(companion.url("/#/settings"))
+    # A failed test says what to do at the field to fix.
+    page.fill("#ha-url", "http://homeassistant.invalid:8123")
+    page.fill("#ha-token", "wrong-token")
+    page.click("#ha-save")
+    expect(page.locator("#ha-url-error")).to_contain_text(
+        "does not resolve", timeout=30_000
+    )
+    expect(page.locator("#ha-url")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#ha-result")).to_have_attribute("data-state", "down")
     page.fill("#ha-url", ha.url)
+    expect(page.locator("#ha-url-error")).to_be_hidden()
+    page.click("#ha-save")
+    expect(page.locator("#ha-token-error")).to_contain_text(
+        "refused the access token", timeout=30_000
+    )
+    expect(page.locator("#ha-token")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#ha-url-error")).to_be_hidden()
+    # The 422 answers are expected here, not page errors.
+    tab.errors[:] = [e for e in tab.errors if "422" not in e]
     page.fill("#ha-token", home_assistant.token)
     page.click("#ha-save")
     expect(page.locator("#ha-result")).to_have_attribute(
         "data-state", "ok", timeout=30_000
     )
+    expect(page.locator("#ha-token-error")).to_be_hidden()
 
     page.reload()
     expect(page.locator("#ha-url")).to_have_value(ha.url)

@@ -84,8 +84,8 @@ export async function render(main, { toast }) {
     <section class="panel" aria-labelledby="ha-title">
       <h2 id="ha-title">Home Assistant</h2>
       <form id="ha-form" class="stack" autocomplete="off">
-        <div class="field"><label for="ha-url">URL</label><input id="ha-url" type="url" required placeholder="http://homeassistant.local:8123" inputmode="url"></div>
-        <div class="field"><label for="ha-token">Long-lived access token</label><input id="ha-token" type="password" required autocomplete="new-password" placeholder="Paste a token from your HA profile"><p class="hint" id="ha-token-hint"></p></div>
+        <div class="field"><label for="ha-url">URL</label><input id="ha-url" type="url" required placeholder="http://homeassistant.local:8123" inputmode="url" aria-describedby="ha-url-error"><p class="hint field-error" id="ha-url-error" role="alert" hidden></p></div>
+        <div class="field"><label for="ha-token">Long-lived access token</label><input id="ha-token" type="password" required autocomplete="new-password" placeholder="Paste a token from your HA profile" aria-describedby="ha-token-error ha-token-hint"><p class="hint field-error" id="ha-token-error" role="alert" hidden></p><p class="hint" id="ha-token-hint"></p></div>
         <div class="row"><button type="submit" class="primary" id="ha-save">Test and save</button><span id="ha-result" role="status" aria-live="polite"></span></div>
       </form>
     </section>
@@ -179,12 +179,30 @@ export async function render(main, { toast }) {
   }
 
   $("#st-refresh").addEventListener("click", showStatus);
+  // The connection test names the input to fix (error.field: ha_url or ha_token).
+  function showFieldError(field, message) {
+    for (const name of ["ha-url", "ha-token"]) {
+      const own = field && field.replace("_", "-") === name;
+      const hint = $(`#${name}-error`);
+      hint.textContent = own ? message : "";
+      hint.hidden = !own;
+      if (own) $(`#${name}`).setAttribute("aria-invalid", "true");
+      else $(`#${name}`).removeAttribute("aria-invalid");
+    }
+  }
+  for (const name of ["ha-url", "ha-token"]) {
+    $(`#${name}`).addEventListener("input", () => {
+      $(`#${name}`).removeAttribute("aria-invalid");
+      $(`#${name}-error`).hidden = true;
+    });
+  }
   $("#ha-form").addEventListener("submit", async (e) => {
     e.preventDefault();
     const url = $("#ha-url").value.trim();
     const token = $("#ha-token").value.trim();
     const result = $("#ha-result");
     $("#ha-save").disabled = true;
+    showFieldError(null, "");
     result.textContent = "Testing the connection…";
     result.dataset.state = "";
     try {
@@ -195,7 +213,15 @@ export async function render(main, { toast }) {
       toast("Home Assistant settings saved.");
       await Promise.all([showSettings(), showStatus()]);
     } catch (err) {
-      result.textContent = `Not saved: ${err.message}. ${err instanceof ApiError && err.status < 500 ? "Check the URL and that the token is a valid long-lived access token." : "Check that Home Assistant is reachable from the companion."}`;
+      const field = err instanceof ApiError && err.details && err.details.error ? err.details.error.field : null;
+      if (field) {
+        // The message says what to do; it stands at the field it is about.
+        showFieldError(field, err.message);
+        result.textContent = "Not saved.";
+        $(`#${field.replace("_", "-")}`).focus();
+      } else {
+        result.textContent = `Not saved: ${err.message.replace(/\.$/, "")}. ${err instanceof ApiError && err.status < 500 ? "Check the URL and that the token is a valid long-lived access token." : "Check that Home Assistant is reachable from the companion."}`;
+      }
       result.dataset.state = "down";
     } finally {
       $("#ha-save").disabled = false;
