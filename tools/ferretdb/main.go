@@ -1,5 +1,5 @@
-// Command ferretdb runs FerretDB v1 with its SQLite backend as a MongoDB-wire
-// server for Energy Tracker's tests and demo.
+// Command ferretdb runs FerretDB v1 as a MongoDB-wire server for Energy Tracker's
+// tests and demo, on its PostgreSQL backend (the default) or its SQLite backend.
 //
 // A plain `go install` of FerretDB's own command panics at start because its
 // version file is not part of the Go module; embedding the server through the
@@ -21,7 +21,10 @@ import (
 
 func main() {
 	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on")
-	dataDir := flag.String("data", "data/ferretdb", "directory for the SQLite databases")
+	handler := flag.String("handler", "postgresql", "backend: postgresql or sqlite")
+	pgURL := flag.String("postgresql-url", "postgres://postgres@127.0.0.1:5432/ferretdb",
+		"PostgreSQL connection URL (postgresql backend)")
+	dataDir := flag.String("data", "data/ferretdb", "directory for the SQLite databases (sqlite backend)")
 	level := flag.String("log-level", "warn", "log level: debug, info, warn, error")
 	flag.Parse()
 
@@ -31,20 +34,31 @@ func main() {
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
 
-	abs, err := filepath.Abs(*dataDir)
-	if err != nil {
-		log.Fatal(err)
+	config := ferretdb.Config{
+		Listener: ferretdb.ListenerConfig{TCP: *listen},
+		Logger:   logger,
+		Handler:  *handler,
 	}
-	if err := os.MkdirAll(abs, 0o755); err != nil {
-		log.Fatal(err)
+	var backend string
+	switch *handler {
+	case "postgresql":
+		config.PostgreSQLURL = *pgURL
+		backend = *pgURL
+	case "sqlite":
+		abs, err := filepath.Abs(*dataDir)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := os.MkdirAll(abs, 0o755); err != nil {
+			log.Fatal(err)
+		}
+		config.SQLiteURL = "file:" + abs + "/"
+		backend = abs
+	default:
+		log.Fatalf("bad -handler %q: postgresql or sqlite", *handler)
 	}
 
-	server, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: *listen},
-		Logger:    logger,
-		Handler:   "sqlite",
-		SQLiteURL: "file:" + abs + "/",
-	})
+	server, err := ferretdb.New(&config)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -52,7 +66,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	logger.Warn("FerretDB listening", "address", *listen, "data", abs)
+	logger.Warn("FerretDB listening", "address", *listen, "handler", *handler, "backend", backend)
 	if err := server.Run(ctx); err != nil && ctx.Err() == nil {
 		log.Fatal(err)
 	}
