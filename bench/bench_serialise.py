@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from custom_components.energy_tracker.capture import Readings
 from custom_components.energy_tracker.ilp import (
-    Readings,
     reading_values,
     serialise_readings,
     timestamp_micros,

@@ -202,5 +202,5 @@ async def async_unload_entry(
     async_remove_entry_panel(hass, entry.entry_id)
     forwarder = entry.runtime_data.forwarder
     await forwarder.async_stop()
-    forwarder.async_remove_issues()
+    forwarder.health.async_remove_issues()
     return True

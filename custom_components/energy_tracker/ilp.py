@@ -6,13 +6,12 @@ file can split batches by line. These functions block: run them in an executor.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 import math
 from typing import Any
 
-from homeassistant.core import State
 import numpy as np
 import numpy.typing as npt
 from questdb._client import (  # questdb.ingress re-exports them but is deprecated
@@ -20,6 +19,7 @@ from questdb._client import (  # questdb.ingress re-exports them but is deprecat
     TimestampNanos,
 )
 
+from .capture import Readings
 from .schema import READINGS_TABLE, STATISTICS_TABLE
 from .units import NO_VALUE_STATES, stored_unit
 
@@ -29,100 +29,8 @@ _NAN = math.nan
 _PARSE_SLICE = 2048
 
 
-@dataclass(slots=True)
-class Readings:
-    """Readings column by column: (entity_id, state, last_updated timestamp) per row.
-
-    The listener fills them with one list append per column, str and float only:
-    capturing allocates no object the garbage collector tracks (a tuple or a
-    State kept per reading would add to HA's collections), and what a flush
-    frees is only the states and timestamps it held, half the objects a tuple
-    per reading needs (the forwarder frees them in the executor). Attributes
-    are kept only at the rows where an entity's attributes differ from its
-    previous reading.
-    """
-
-    entity_ids: list[str] = field(default_factory=list)
-    states: list[str] = field(default_factory=list)
-    timestamps: list[float] = field(default_factory=list)
-    attributes: dict[int, Mapping[str, Any]] = field(default_factory=dict)
-
-    @classmethod
-    def from_states(cls, states: Iterable[State]) -> Readings:
-        """Take State objects (e.g. from the recorder), each row with its attributes."""
-        readings = cls()
-        for row, state in enumerate(states):
-            readings.entity_ids.append(state.entity_id)
-            readings.states.append(state.state)
-            readings.timestamps.append(state.last_updated_timestamp)
-            readings.attributes[row] = state.attributes
-        return readings
-
-    def __len__(self) -> int:
-        """Return the number of readings."""
-        return len(self.entity_ids)
-
-    def take(self) -> Readings:
-        """Return every reading, moving the lists out (nothing copied); leave new empty ones.
-
-        Whoever appends to the lists must bind the new ones (the forwarder's
-        listener does, through its take).
-        """
-        taken = Readings(self.entity_ids, self.states, self.timestamps, self.attributes)
-        self.entity_ids = []
-        self.states = []
-        self.timestamps = []
-        self.attributes = {}
-        return taken
-
-    def clear(self) -> None:
-        """Drop every reading (in the executor: most are the last references)."""
-        self.entity_ids.clear()
-        self.states.clear()
-        self.timestamps.clear()
-        self.attributes.clear()
-
-    def split(self, size: int) -> list[Readings]:
-        """Return the readings in consecutive parts of at most `size`."""
-        if len(self) <= size:
-            return [self] if len(self) else []
-        parts = []
-        for offset in range(0, len(self), size):
-            end = offset + size
-            parts.append(
-                Readings(
-                    self.entity_ids[offset:end],
-                    self.states[offset:end],
-                    self.timestamps[offset:end],
-                    {
-                        row - offset: attributes
-                        for row, attributes in self.attributes.items()
-                        if offset <= row < end
-                    },
-                )
-            )
-        return parts
-
-    def prepend(self, *earlier: Readings) -> None:
-        """Put readings in front of these, in place (the listener holds the lists)."""
-        moved = sum(len(readings) for readings in earlier)
-        if not moved:
-            return
-        attributes: dict[int, Mapping[str, Any]] = {}
-        offset = 0
-        for readings in earlier:
-            attributes.update(
-                (row + offset, value) for row, value in readings.attributes.items()
-            )
-            offset += len(readings)
-        attributes.update(
-            (row + moved, value) for row, value in self.attributes.items()
-        )
-        self.entity_ids[:0] = [e for readings in earlier for e in readings.entity_ids]
-        self.states[:0] = [s for readings in earlier for s in readings.states]
-        self.timestamps[:0] = [t for readings in earlier for t in readings.timestamps]
-        self.attributes.clear()
-        self.attributes.update(attributes)
+type Latest = dict[str, tuple[str, float, Mapping[str, Any]]]
+"""Per entity: its latest state, timestamp and attributes."""
 
 
 @dataclass(slots=True)
@@ -132,9 +40,7 @@ class Batch:
     payloads: list[tuple[bytes, int]] = field(default_factory=list)
     rows: int = 0
     skipped: int = 0
-    latest: dict[str, tuple[str, float, Mapping[str, Any]]] = field(
-        default_factory=dict
-    )
+    latest: Latest = field(default_factory=dict)
 
 
 def _new_buffer() -> Buffer:

@@ -8,7 +8,7 @@ from typing import Any
 
 from homeassistant.core import HomeAssistant, State
 
-from .ilp import Readings
+from .capture import Readings
 
 
 async def async_recorded_readings(

@@ -207,7 +207,7 @@ async def test_large_buffer_in_batches_with_attribute_changes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A buffer larger than a batch is written in parts; each row keeps its own unit."""
-    monkeypatch.setattr("custom_components.energy_tracker.forwarder.MAX_BATCH_ROWS", 7)
+    monkeypatch.setattr("custom_components.energy_tracker.writer.MAX_BATCH_ROWS", 7)
     entry = await setup_entry(hass, make_entry(servers, mongodb_database_name))
     forwarder = entry.runtime_data.forwarder
     meter = f"sensor.parts_{entity_suffix}"

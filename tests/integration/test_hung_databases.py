@@ -379,7 +379,7 @@ async def test_suspended_readings_table_is_resumed(  # noqa: PLR0917 - fixtures
 ) -> None:
     """A suspended table accepts writes and shows none: the WAL check resumes it."""
     monkeypatch.setattr(
-        "custom_components.energy_tracker.forwarder.WAL_CHECK_INTERVAL", 0
+        "custom_components.energy_tracker.questdb_tables.WAL_CHECK_INTERVAL", 0
     )
     entry = await _quiet_writer(hass, dev_servers, mongodb_database_name, None)
     forwarder = entry.runtime_data.forwarder
@@ -436,7 +436,7 @@ async def test_table_left_suspended_keeps_readings_in_the_spool(  # noqa: PLR091
 ) -> None:
     """No success is reported for rows nobody can read: they wait in the spool."""
     monkeypatch.setattr(
-        "custom_components.energy_tracker.forwarder.WAL_CHECK_INTERVAL", 0
+        "custom_components.energy_tracker.questdb_tables.WAL_CHECK_INTERVAL", 0
     )
     url, refusing = questdb_refusing_resume
     entry = await _quiet_writer(hass, dev_servers, mongodb_database_name, url)

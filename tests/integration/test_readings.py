@@ -1,13 +1,16 @@
-"""The forwarder's column-wise buffer: taking, splitting and putting back keep every reading."""
+"""The capture's column-wise buffer: taking, splitting and putting back keep every reading."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from homeassistant.core import State
+from homeassistant.core import HomeAssistant, State
 
-from custom_components.energy_tracker.ilp import Readings, serialise_readings
+from custom_components.energy_tracker.capture import Capture, Readings
+from custom_components.energy_tracker.health import ForwarderStats
+from custom_components.energy_tracker.ilp import serialise_readings
+from custom_components.energy_tracker.tracking import TrackingRules
 
 ENERGY_WH = {"device_class": "energy", "unit_of_measurement": "Wh"}
 ENERGY_KWH = {"device_class": "energy", "unit_of_measurement": "kWh"}
@@ -40,33 +43,21 @@ def sample(count: int, start: int = 0) -> Readings:
     return readings
 
 
-def test_take_moves_the_lists_out_and_leaves_new_ones() -> None:
-    """What is taken is everything, in the same list objects (nothing copied); new lists stay."""
-    buffer = sample(7)
-    columns = (buffer.entity_ids, buffer.states, buffer.timestamps, buffer.attributes)
+async def test_take_hands_over_the_buffer_and_capture_goes_on(
+    hass: HomeAssistant,
+) -> None:
+    """What is taken is the buffer itself (nothing copied); capture goes on into a new one."""
+    capture = Capture(hass, TrackingRules({}), ForwarderStats(), lambda: None)
+    buffer = capture.buffer = sample(7)
     expected = rows(buffer)
 
-    taken = buffer.take()
+    taken = capture.take()
 
+    assert taken is buffer
     assert rows(taken) == expected
-    assert all(
-        a is b
-        for a, b in zip(
-            (taken.entity_ids, taken.states, taken.timestamps, taken.attributes),
-            columns,
-            strict=True,
-        )
-    )
-    assert len(buffer) == 0
-    assert not buffer.attributes
-    assert not any(
-        a is b
-        for a, b in zip(
-            (buffer.entity_ids, buffer.states, buffer.timestamps, buffer.attributes),
-            columns,
-            strict=True,
-        )
-    )
+    assert len(capture.buffer) == 0
+    assert capture.buffer is not buffer
+    assert not capture.buffer.attributes
 
     taken.clear()
     assert len(taken) == 0
