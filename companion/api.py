@@ -33,6 +33,7 @@ from .jobs import GAPS, Jobs
 from .openapi import OPENAPI
 from .questdb import QuestDBError
 from .shared import schema
+from .timestamps import iso_utc_z
 from .zones import HomeTimeZone
 
 _LOGGER = logging.getLogger(__name__)
@@ -80,16 +81,8 @@ def _jobs(request: Request) -> Jobs:
     return jobs
 
 
-def _iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 def _iso_value(value: object) -> str | None:
-    return _iso(value) if isinstance(value, datetime) else None
+    return iso_utc_z(value) if isinstance(value, datetime) else None
 
 
 def parse_time(raw: object, name: str) -> datetime:
@@ -328,7 +321,7 @@ async def status(request: Request) -> JSON:
                 ha_up = await client.ping()
     zone = await hub.ha.time_zone()
     body: dict[str, Any] = {
-        "time": _iso(now),
+        "time": iso_utc_z(now),
         **_zone_fields(zone),
         "home_assistant": {
             "configured": client is not None,
@@ -347,7 +340,7 @@ async def status(request: Request) -> JSON:
         "events_today": None,
         "sync": {
             "last_reconciliation": None,
-            "next_reconciliation": _iso(jobs.next_reconciliation),
+            "next_reconciliation": iso_utc_z(jobs.next_reconciliation),
             "open_gaps": None,
         },
     }
@@ -368,12 +361,12 @@ async def status(request: Request) -> JSON:
                     {
                         "instance": str(doc["_id"]),
                         "status": doc.get("status"),
-                        "heartbeat_at": _iso(heartbeat)
+                        "heartbeat_at": iso_utc_z(heartbeat)
                         if isinstance(heartbeat, datetime)
                         else None,
                         "heartbeat_age_seconds": age,
                         "stale": age is None or age > stale_after,
-                        "last_event_at": _iso(last_event)
+                        "last_event_at": iso_utc_z(last_event)
                         if isinstance(last_event, datetime)
                         else None,
                         "spool_rows": doc.get("spool_rows"),
@@ -404,7 +397,7 @@ async def status(request: Request) -> JSON:
             }
             last = await jobs.last_run("reconciliation")
             body["sync"]["last_reconciliation"] = (
-                _iso(last["started_at"]) if last else None
+                iso_utc_z(last["started_at"]) if last else None
             )
             body["sync"]["open_gaps"] = await db[GAPS].count_documents({})
         except PyMongoError:
@@ -448,14 +441,14 @@ async def entities(request: Request) -> JSON:
                 "friendly_name": doc.get("friendly_name") or doc["_id"],
                 "state": last[0] if last else None,
                 "last_value": last[0] if last else None,
-                "last_value_at": _iso(last[1]) if last else None,
+                "last_value_at": iso_utc_z(last[1]) if last else None,
                 "unit_of_measurement": doc.get("unit"),
                 "device_class": doc.get("device_class"),
                 "state_class": doc.get("state_class"),
                 "is_tracked": bool(doc.get("is_tracked", False)),
                 "is_active": bool(doc.get("is_active", True)),
-                "first_seen": _iso(doc.get("first_seen")),
-                "last_seen": _iso(doc.get("last_seen")),
+                "first_seen": iso_utc_z(doc.get("first_seen")),
+                "last_seen": iso_utc_z(doc.get("last_seen")),
             }
         )
     return JSON({"entities": result, "count": len(result)})
@@ -497,8 +490,8 @@ async def statistics(request: Request) -> JSON:
         {
             "entity_id": entity["_id"],
             "period": period,
-            "start_time": _iso(start),
-            "end_time": _iso(end),
+            "start_time": iso_utc_z(start),
+            "end_time": iso_utc_z(end),
             "time_zone": zone.name if zone else None,
             "time_zone_source": zone.source if zone else None,
             "unit_of_measurement": entity.get("unit"),
@@ -554,8 +547,8 @@ async def readings(request: Request) -> Response:
         head = orjson.dumps(
             {
                 "entity_id": entity["_id"],
-                "since": _iso(start),
-                "until": _iso(end),
+                "since": iso_utc_z(start),
+                "until": iso_utc_z(end),
                 "limit": limit,
                 "count": columns.count,
                 "unit_of_measurement": entity.get("unit"),
@@ -570,8 +563,8 @@ async def readings(request: Request) -> Response:
     return JSON(
         {
             "entity_id": entity["_id"],
-            "since": _iso(start),
-            "until": _iso(end),
+            "since": iso_utc_z(start),
+            "until": iso_utc_z(end),
             "limit": limit,
             "count": len(rows),
             "unit_of_measurement": entity.get("unit"),
@@ -602,8 +595,8 @@ async def _start_job(request: Request, kind: str) -> JSON:
         )
     params = {
         "entity_ids": entity_ids,
-        "start_time": _iso(start),
-        "end_time": _iso(end),
+        "start_time": iso_utc_z(start),
+        "end_time": iso_utc_z(end),
         "period": period,
     }
     if kind == "statistics_sync":
@@ -649,9 +642,9 @@ async def job(request: Request) -> JSON:
             "kind": document.get("kind"),
             "status": document.get("status"),
             "params": document.get("params"),
-            "created_at": _iso(document.get("created_at")),
-            "started_at": _iso(document.get("started_at")),
-            "finished_at": _iso(document.get("finished_at")),
+            "created_at": iso_utc_z(document.get("created_at")),
+            "started_at": iso_utc_z(document.get("started_at")),
+            "finished_at": iso_utc_z(document.get("finished_at")),
             "progress": document.get("progress"),
             "result": document.get("result"),
             "error": document.get("error"),

@@ -16,8 +16,7 @@ from .config import CompanionConfig
 from .errors import EXCEPTION_HANDLERS
 from .hub import Hub
 from .jobs import Jobs
-from .mongo import Mongo
-from .questdb import QuestDB, QuestDBError
+from .questdb import QuestDBError
 from .security import ApiSecurity, ServerTiming
 
 _LOGGER = logging.getLogger(__name__)
@@ -26,9 +25,6 @@ _LOGGER = logging.getLogger(__name__)
 class State(TypedDict):
     """What the lifespan opens and every handler reads from `request.state`."""
 
-    config: CompanionConfig
-    questdb: QuestDB
-    mongo: Mongo
     hub: Hub
     jobs: Jobs
 
@@ -64,13 +60,7 @@ def create_app(config: CompanionConfig | None = None) -> Starlette:
         if config.jobs_enabled:
             jobs.start_scheduler()
         try:
-            yield {
-                "config": config,
-                "questdb": hub.questdb,
-                "mongo": hub.mongo,
-                "hub": hub,
-                "jobs": jobs,
-            }
+            yield {"hub": hub, "jobs": jobs}
         finally:
             await jobs.close()
             await hub.close()

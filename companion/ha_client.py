@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Iterable
 import contextlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 import errno
 import itertools
 import logging
@@ -20,6 +20,7 @@ from aiohttp.abc import ResolveResult
 
 from . import net
 from .shared import units
+from .timestamps import iso_utc_offset
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -65,12 +66,6 @@ def websocket_url(base_url: str) -> str:
     return urlunsplit((scheme, parts.netloc, path, "", ""))
 
 
-def _iso(moment: datetime) -> str:
-    if moment.tzinfo is None:
-        raise ValueError("naive datetime")
-    return moment.astimezone(UTC).isoformat()
-
-
 class HAClient:
     """A client of HA's WebSocket API; commands may run concurrently."""
 
@@ -105,7 +100,6 @@ class HAClient:
         self._closed = False
         self.ha_version: str | None = None
         self.last_error: str | None = None
-        self.connected_since: datetime | None = None
 
     def __repr__(self) -> str:
         """Never show the token."""
@@ -144,7 +138,6 @@ class HAClient:
                 raise HAConnectionError(self.last_error) from err
             self._ws = ws
             self.last_error = None
-            self.connected_since = datetime.now(UTC)
             self._reader = asyncio.create_task(self._read(ws), name="ha-ws-reader")
 
     async def _authenticate(self, ws: aiohttp.ClientWebSocketResponse) -> None:
@@ -236,16 +229,6 @@ class HAClient:
         result: list[dict[str, Any]] = await self.command({"type": "get_states"})
         return result
 
-    async def get_energy_prefs(self) -> dict[str, Any]:
-        """HA's Energy dashboard preferences (empty when never configured)."""
-        try:
-            result: dict[str, Any] = await self.command({"type": "energy/get_prefs"})
-        except HACommandError as err:
-            if err.code == "not_found":
-                return {}
-            raise
-        return result
-
     async def get_statistics_metadata(
         self, statistic_ids: Iterable[str]
     ) -> list[dict[str, Any]]:
@@ -270,8 +253,8 @@ class HAClient:
         result: dict[str, list[dict[str, Any]]] = await self.command(
             {
                 "type": "recorder/statistics_during_period",
-                "start_time": _iso(start),
-                "end_time": _iso(end),
+                "start_time": iso_utc_offset(start),
+                "end_time": iso_utc_offset(end),
                 "statistic_ids": list(statistic_ids),
                 "period": period,
                 "types": list(types),
@@ -287,8 +270,8 @@ class HAClient:
         result: dict[str, list[dict[str, Any]]] = await self.command(
             {
                 "type": "history/history_during_period",
-                "start_time": _iso(start),
-                "end_time": _iso(end),
+                "start_time": iso_utc_offset(start),
+                "end_time": iso_utc_offset(end),
                 "entity_ids": list(entity_ids),
                 "include_start_time_state": False,
                 "significant_changes_only": False,

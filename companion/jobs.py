@@ -28,6 +28,7 @@ from .hub import Hub
 from .questdb import QuestDBError
 from .shared import schema
 from .sync import backfill_readings, sync_statistics
+from .timestamps import aware_utc, iso_utc_offset
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -47,12 +48,6 @@ _CURRENT_JOB: ContextVar[str | None] = ContextVar("energy_tracker_job", default=
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC."""
     return datetime.now(UTC)
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 class Leases:
@@ -126,7 +121,6 @@ class Jobs:
         )
         self.leases = Leases(hub, self.owner)
         self.next_reconciliation: datetime | None = None
-        self.next_heartbeat_check: datetime | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._scheduler: asyncio.Task[None] | None = None
 
@@ -303,13 +297,13 @@ class Jobs:
                 states = await cursor.to_list()
             for state in states:
                 instance = str(state["_id"])
-                heartbeat = _aware(state.get("heartbeat_at"))
+                heartbeat = aware_utc(state.get("heartbeat_at"))
                 stale = heartbeat is None or now - heartbeat > stale_after
                 gap = await self._db[GAPS].find_one({"_id": instance})
                 if stale and ha_up:
                     if gap is None:
                         start = (
-                            _aware(state.get("last_event_at"))
+                            aware_utc(state.get("last_event_at"))
                             or heartbeat
                             or now - timedelta(days=self.config.recovery_days)
                         )
@@ -324,15 +318,18 @@ class Jobs:
                             heartbeat,
                         )
                         gap = {"start": start}
+                    gap_start = gap["start"]
                     report.append(
                         {
                             "instance": instance,
                             "status": "stale",
-                            "gap_start": _iso(gap["start"]),
+                            "gap_start": iso_utc_offset(aware_utc(gap_start))
+                            if isinstance(gap_start, datetime)
+                            else None,
                         }
                     )
                 elif not stale and gap is not None and ha_up:
-                    start = (_aware(gap["start"]) or now) - GAP_MARGIN
+                    start = (aware_utc(gap["start"]) or now) - GAP_MARGIN
                     result = await self.backfill(None, start, now, kind="gap_backfill")
                     await self._db[GAPS].delete_one({"_id": instance})
                     report.append(
@@ -374,7 +371,7 @@ class Jobs:
                 last_events = [
                     moment
                     async for doc in cursor
-                    if (moment := _aware(doc.get("last_event_at"))) is not None
+                    if (moment := aware_utc(doc.get("last_event_at"))) is not None
                 ]
             start = (
                 min(last_events) - GAP_MARGIN
@@ -488,9 +485,6 @@ class Jobs:
         next_heartbeat = time.monotonic() + heartbeat_every
         next_reconcile = time.monotonic() + reconcile_every
         while True:
-            self.next_heartbeat_check = utcnow() + timedelta(
-                seconds=max(0.0, next_heartbeat - time.monotonic())
-            )
             self.next_reconciliation = utcnow() + timedelta(
                 seconds=max(0.0, next_reconcile - time.monotonic())
             )
@@ -514,8 +508,3 @@ class Jobs:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-
-
-def _iso(moment: Any) -> str | None:
-    aware = _aware(moment) if isinstance(moment, datetime) else None
-    return aware.isoformat() if aware else None

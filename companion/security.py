@@ -24,7 +24,7 @@ class ApiSecurity:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Reject the request, or pass it on."""
-        if scope["type"] != "http" or not self._guarded(scope["path"]):
+        if scope["type"] != "http" or not self._is_api_path(scope["path"]):
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
@@ -38,7 +38,7 @@ class ApiSecurity:
             return
         await self.app(scope, receive, send)
 
-    def _guarded(self, path: str) -> bool:
+    def _is_api_path(self, path: str) -> bool:
         return path == self._prefix or path.startswith(self._prefix + "/")
 
     def _check(self, scope: Scope, headers: Headers) -> tuple[int, str, str] | None:

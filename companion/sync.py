@@ -8,8 +8,8 @@ import math
 from typing import Any
 
 from .ha_client import HAClient
-from .shared import schema, units
-from .store import Reading, StatisticRow, Store
+from .shared import schema
+from .store import StatisticRow, Store
 
 # Windows are fetched in slices so a 7-day recovery never asks HA for everything at once.
 HISTORY_SLICE = timedelta(hours=12)
@@ -41,47 +41,6 @@ def _number(raw: Any) -> float | None:
     except (TypeError, ValueError):
         return None  # not a number (unknown / unavailable are gaps, not numbers)
     return value if math.isfinite(value) else None
-
-
-def history_to_readings(
-    entity_id: str,
-    states: Sequence[Mapping[str, Any]],
-    source: str = schema.SOURCE_BACKFILL,
-) -> list[Reading]:
-    """Turn HA's compressed history (s, a, lu/lc) into readings in the stored unit."""
-    readings: list[Reading] = []
-    attributes: Mapping[str, Any] = {}
-    for item in states:
-        attributes = item.get("a") or attributes
-        raw = item.get("s")
-        gap = isinstance(raw, str) and raw in units.NO_VALUE_STATES
-        value = _number(raw)
-        stamp = item.get("lu", item.get("lc"))
-        if (value is None and not gap) or stamp is None:
-            continue
-        device_class = attributes.get("device_class")
-        stored: float | None
-        if value is None:  # a gap: a row without a value
-            stored = None
-            unit = units.stored_unit(
-                device_class, attributes.get("unit_of_measurement")
-            )[0]
-        else:
-            stored, unit = units.to_stored(
-                device_class, attributes.get("unit_of_measurement"), value
-            )
-        readings.append(
-            Reading(
-                ts=datetime.fromtimestamp(float(stamp), UTC),
-                entity_id=entity_id,
-                value=stored,
-                unit=unit,
-                device_class=device_class,
-                state_class=attributes.get("state_class"),
-                source=source,
-            )
-        )
-    return readings
 
 
 def statistics_to_rows(

@@ -10,11 +10,11 @@ from typing import Any
 import httpx
 
 from companion.shared import schema
-from companion.store import Reading
 from tests.ha import HomeAssistant
 from tests.servers import Servers, wait_for_rows
 
 from .conftest import Companion, companion_config, run_companion
+from .readings_path import Reading, write_readings
 
 
 async def add_entity(
@@ -49,9 +49,12 @@ async def write(
     points: list[tuple[datetime, float]],
     unit: str = "kWh",
 ) -> None:
-    await companion.hub.store.write_readings(
-        Reading(ts, entity_id, value, unit, "energy", "total_increasing", "live")
-        for ts, value in points
+    await write_readings(
+        companion.hub.store,
+        [
+            Reading(ts, entity_id, value, unit, "energy", "total_increasing", "live")
+            for ts, value in points
+        ],
     )
     await wait_for_rows(
         servers,
@@ -85,17 +88,20 @@ async def test_readings_columns_with_mixed_sources(
     entity_id = f"sensor.api_sources_{entity_suffix}"
     await add_entity(companion, entity_id)
     base = datetime(2026, 3, 3, 12, tzinfo=UTC)
-    await companion.hub.store.write_readings(
-        Reading(
-            base + timedelta(seconds=i),
-            entity_id,
-            float(i),
-            "kWh",
-            "energy",
-            "total_increasing",
-            schema.SOURCE_BACKFILL if 5 <= i < 9 else schema.SOURCE_LIVE,
-        )
-        for i in range(12)
+    await write_readings(
+        companion.hub.store,
+        [
+            Reading(
+                base + timedelta(seconds=i),
+                entity_id,
+                float(i),
+                "kWh",
+                "energy",
+                "total_increasing",
+                schema.SOURCE_BACKFILL if 5 <= i < 9 else schema.SOURCE_LIVE,
+            )
+            for i in range(12)
+        ],
     )
     await wait_for_rows(
         servers,

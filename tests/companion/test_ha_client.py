@@ -34,7 +34,7 @@ def test_websocket_url() -> None:
         websocket_url("ftp://x")
 
 
-async def test_config_states_and_prefs(
+async def test_config_and_states(
     hass_server: HomeAssistant, entity_suffix: str
 ) -> None:
     entity_id = f"sensor.client_{entity_suffix}"
@@ -46,32 +46,6 @@ async def test_config_states_and_prefs(
         states = {s["entity_id"]: s for s in await client.get_states()}
         assert states[entity_id]["state"] == "42.5"
         assert states[entity_id]["attributes"]["device_class"] == "energy"
-        await asyncio.to_thread(
-            hass_server.command,
-            {
-                "type": "energy/save_prefs",
-                "energy_sources": [
-                    {
-                        "type": "grid",
-                        "flow_from": [
-                            {
-                                "stat_energy_from": entity_id,
-                                "stat_cost": None,
-                                "entity_energy_price": None,
-                                "number_energy_price": None,
-                            }
-                        ],
-                        "flow_to": [],
-                        "cost_adjustment_day": 0,
-                    }
-                ],
-                "device_consumption": [],
-            },
-        )
-        prefs = await client.get_energy_prefs()
-        assert (
-            prefs["energy_sources"][0]["flow_from"][0]["stat_energy_from"] == entity_id
-        )
         assert client.ha_version
         assert client.connected
     finally:

@@ -9,18 +9,17 @@ from typing import Any
 from hypothesis import given, settings, strategies as st
 
 from companion.shared import schema
-from companion.store import (
-    Reading,
-    StatisticRow,
+from companion.store import StatisticRow
+from companion.store.history_writes import (
     _history_body,
     _run_lines,
     _runs_text,
     _series,
 )
-from companion.sync import history_to_readings
 from tests.servers import Servers, wait_for_rows
 
 from .conftest import Companion
+from .readings_path import Reading, history_to_readings, write_readings
 
 
 async def test_history_lines_equal_the_readings_path(
@@ -58,7 +57,7 @@ async def test_history_lines_equal_the_readings_path(
     )
     assert written == 5
     expected = [r for r in history_to_readings(slow, states) if lower <= r.ts < upper]
-    await companion.hub.store.write_readings(expected)
+    await write_readings(companion.hub.store, expected)
     query = (
         "select ts, value, unit, device_class, state_class, source "
         "from energy_readings where entity_id = '{}' order by ts"
@@ -97,8 +96,8 @@ async def test_statistics_and_readings_lines(
     assert rows[0][5] == "2026-04-01T23:30:00.250000Z"
     assert rows[1][:5] == [3.0, 4.0, 3.5, 3.0, 4.0]
     odd = f"sensor.ilp_odd_{entity_suffix}"
-    await companion.hub.store.write_readings(
-        [Reading(start, odd, 1.0, "m³", "gas", "total", "a b,c=d")]
+    await write_readings(
+        companion.hub.store, [Reading(start, odd, 1.0, "m³", "gas", "total", "a b,c=d")]
     )
     got = await wait_for_rows(
         servers,

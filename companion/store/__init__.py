@@ -1,0 +1,47 @@
+"""QuestDB reads of the API (parameterised SQL, PG wire and /exec) and idempotent ILP writes.
+
+`Store` gathers them, one module a job: `readings` (raw readings and their chart
+columns), `statistics` (statistics per period, raw readings where they miss),
+`daily` (daily totals), `statistics_writes` and `history_writes` (ILP text, with
+the helpers of `ilp`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from companion.config import CompanionConfig
+from companion.questdb import QuestDB
+
+from .daily import DailyQueries
+from .history_writes import HistoryWrites
+from .readings import ReadingQueries
+from .statistics import StatisticsQueries
+from .statistics_writes import StatisticsWrites
+
+
+@dataclass(frozen=True, slots=True)
+class StatisticRow:
+    """One long-term statistics row (period start, stored unit)."""
+
+    ts: datetime
+    entity_id: str
+    period: str
+    state: float | None
+    sum: float | None
+    mean: float | None
+    min: float | None
+    max: float | None
+    last_reset: datetime | None
+
+
+class Store(
+    ReadingQueries, StatisticsQueries, DailyQueries, StatisticsWrites, HistoryWrites
+):
+    """Reads and writes of energy_readings and energy_statistics."""
+
+    def __init__(self, questdb: QuestDB, config: CompanionConfig) -> None:
+        """Use the companion's QuestDB client (SQL over PG wire, ILP and /exec over HTTP)."""
+        self.questdb = questdb
+        self.config = config

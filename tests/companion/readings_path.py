@@ -1,0 +1,93 @@
+"""The row-by-row readings path of the tests: `Reading` objects written one line each.
+
+The companion writes HA's history without an object per row (`history_writes`);
+this slow path is its reference, and writes single readings for API tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from companion.shared import schema, units
+from companion.store import Store
+from companion.store.ilp import post_lines, readings_prefix
+from companion.sync import _number
+from companion.timestamps import to_nanos
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One raw reading in the stored unit; value None: a gap (unknown / unavailable)."""
+
+    ts: datetime
+    entity_id: str
+    value: float | None
+    unit: str | None
+    device_class: str | None
+    state_class: str | None
+    source: str
+
+
+def history_to_readings(
+    entity_id: str,
+    states: Sequence[Mapping[str, Any]],
+    source: str = schema.SOURCE_BACKFILL,
+) -> list[Reading]:
+    """Turn HA's compressed history (s, a, lu/lc) into readings in the stored unit."""
+    readings: list[Reading] = []
+    attributes: Mapping[str, Any] = {}
+    for item in states:
+        attributes = item.get("a") or attributes
+        raw = item.get("s")
+        gap = isinstance(raw, str) and raw in units.NO_VALUE_STATES
+        value = _number(raw)
+        stamp = item.get("lu", item.get("lc"))
+        if (value is None and not gap) or stamp is None:
+            continue
+        device_class = attributes.get("device_class")
+        stored: float | None
+        if value is None:  # a gap: a row without a value
+            stored = None
+            unit = units.stored_unit(
+                device_class, attributes.get("unit_of_measurement")
+            )[0]
+        else:
+            stored, unit = units.to_stored(
+                device_class, attributes.get("unit_of_measurement"), value
+            )
+        readings.append(
+            Reading(
+                ts=datetime.fromtimestamp(float(stamp), UTC),
+                entity_id=entity_id,
+                value=stored,
+                unit=unit,
+                device_class=device_class,
+                state_class=attributes.get("state_class"),
+                source=source,
+            )
+        )
+    return readings
+
+
+async def write_readings(store: Store, readings: Iterable[Reading]) -> int:
+    """Write readings; returns how many rows were sent."""
+    prefixes: dict[tuple[str, str | None, str | None, str | None, str], str] = {}
+    lines = []
+    for item in readings:
+        key = (
+            item.entity_id,
+            item.unit,
+            item.device_class,
+            item.state_class,
+            item.source,
+        )
+        prefix = prefixes.get(key)
+        if prefix is None:
+            prefix = prefixes[key] = readings_prefix(*key)
+        value = "NaN" if item.value is None else repr(item.value)
+        lines.append(f"{prefix}{value} {to_nanos(item.ts)}\n")
+    await post_lines(store.questdb, lines)
+    return len(lines)
