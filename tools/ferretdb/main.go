@@ -4,6 +4,9 @@
 // A plain `go install` of FerretDB's own command panics at start because its
 // version file is not part of the Go module; embedding the server through the
 // `ferretdb` package avoids that code path.
+//
+// Build it with `scripts/services fetch`: that applies the fixes in patches/ to a
+// copy of the FerretDB module first (a plain `go build` here goes without them).
 package main
 
 import (
