@@ -47,7 +47,8 @@ if TYPE_CHECKING:
 
 BACKFILL_CHUNK = timedelta(hours=6)
 """Window read from the recorder at a time, so memory stays bounded."""
-STATISTICS_PERIODS: tuple[Literal["5minute", "hour"], ...] = ("5minute", "hour")
+COPIED_STATISTICS_PERIODS: tuple[Literal["5minute", "hour"], ...] = ("5minute", "hour")
+"""The periods of HA's statistics the backfill copies (days and months are derived)."""
 
 BACKFILL_SCHEMA = vol.Schema(
     {
@@ -267,7 +268,7 @@ async def _backfill_statistics(
         partial(statistics.get_metadata, hass, statistic_ids=set(entity_ids))
     )
     written = 0
-    for period in STATISTICS_PERIODS:
+    for period in COPIED_STATISTICS_PERIODS:
         result = await recorder.async_add_executor_job(
             statistics.statistics_during_period,
             hass,
