@@ -451,8 +451,8 @@ async def loop_time(
         **{name: (fn, None, tracked) for name, fn in references.items()},
         "energy_tracker forwarded": (listener, event_filter, tracked),
         "energy_tracker filtered": (listener, event_filter, untracked),
-        # The least this design (a filter, then a listener) can cost: our filter accepting, then a
-        # listener that does nothing.
+        # The least this design (a filter, then a listener) can cost: our filter
+        # accepting, then a listener that does nothing.
         "our filter + no-op listener": (
             references["no-op listener"],
             event_filter,
