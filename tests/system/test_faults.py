@@ -271,7 +271,10 @@ def test_faults_lose_nothing_and_double_nothing(stack: Stack) -> None:
     meters = [f"sensor.sys_energy_{suffix}_{n}" for n in range(3)]
     powers = [f"sensor.sys_power_{suffix}_{n}" for n in range(3)]
     entity_ids = meters + powers
-    history_meter = meters[0]
+    # Its own meter, never driven: HA compiles no statistics of its own for it when the
+    # run crosses an hour, so its days are exactly the imported ones. The companion has
+    # never seen it as an entity and learns it from HA's statistics at the sync.
+    history_meter = f"sensor.sys_energy_{suffix}_history"
     _import_statistics(stack, history_meter, days=3)
 
     summary: dict[str, Any] = {"recovery_seconds": {}}
