@@ -24,8 +24,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY companion ./companion
-# The schema and unit rules are defined once, in the integration's folder.
-COPY custom_components/energy_tracker/schema.py custom_components/energy_tracker/units.py ./custom_components/energy_tracker/
+# The HA-free core (schema, units, ILP, the QuestDB client) lives in the integration's folder.
+COPY custom_components/energy_tracker/core ./custom_components/energy_tracker/core
 COPY --from=frontend /src/companion/static ./companion/static
 COPY --from=constraints /src/constraints.txt /tmp/ha-constraints.txt
 # Installed as the dev venv is: uv, under Home Assistant's constraints.
@@ -34,7 +34,7 @@ RUN pip install -q -c /tmp/ha-constraints.txt uv \
  && pip uninstall -q -y uv && rm /tmp/ha-constraints.txt \
  && useradd --system --uid 10001 companion
 USER companion
-ENV ENERGY_TRACKER_SHARED_DIR=/app/custom_components/energy_tracker \
+ENV ENERGY_TRACKER_CORE_DIR=/app/custom_components/energy_tracker/core \
     ENERGY_TRACKER_HOST=0.0.0.0 \
     COMPANION_PORT=8099
 EXPOSE 8099

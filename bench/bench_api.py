@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 from companion.config import CompanionConfig  # noqa: E402
 from companion.mongo import Mongo  # noqa: E402
 from companion.questdb import QuestDB  # noqa: E402
-from companion.shared import schema  # noqa: E402
+from companion.core import schema  # noqa: E402
 from companion.store import StatisticRow, Store  # noqa: E402
 
 ENTITIES = 200

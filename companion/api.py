@@ -32,7 +32,7 @@ from .hub import Hub
 from .jobs import GAPS, Jobs
 from .openapi import OPENAPI
 from .questdb import QuestDBError
-from .shared import schema
+from .core import schema
 from .timestamps import iso_utc_z
 from .zones import HomeTimeZone
 

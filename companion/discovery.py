@@ -15,7 +15,7 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 
 from .ha_client import STATISTIC_UNITS, HAClient, HACommandError
-from .shared import units
+from .core import units
 
 ENTITY_ID = re.compile(r"^[a-z0-9_]{1,64}\.[a-z0-9_]{1,191}$")
 # HA's unit classes of statistics that name one device class of ours ("volume" is

@@ -19,7 +19,7 @@ import aiohttp
 from aiohttp.abc import ResolveResult
 
 from . import net
-from .shared import units
+from .core import units
 from .timestamps import iso_utc_offset
 
 _LOGGER = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from .config import CompanionConfig
 from .ha_client import HAClient, HAError
 from .mongo import Mongo
 from .questdb import QuestDB
-from .shared import schema
+from .core import schema
 from .store import Store
 from .zones import HomeTimeZone, valid_time_zone
 

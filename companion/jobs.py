@@ -26,7 +26,7 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 from .ha_client import HAError
 from .hub import Hub
 from .questdb import QuestDBError
-from .shared import schema
+from .core import schema
 from .sync import backfill_readings, sync_statistics
 from .timestamps import aware_utc, iso_utc_offset
 

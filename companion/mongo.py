@@ -9,7 +9,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from .config import CompanionConfig
-from .shared import schema
+from .core import schema
 
 type Document = dict[str, Any]
 

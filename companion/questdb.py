@@ -12,7 +12,7 @@ import orjson
 
 from . import net
 from .config import CompanionConfig
-from .shared import schema
+from .core import schema
 
 # Column types whose /exec JSON holds only numbers and null (NaN is null).
 _NUMBER_TYPES: Final = frozenset({"BYTE", "SHORT", "INT", "LONG", "FLOAT", "DOUBLE"})

@@ -11,7 +11,7 @@ from questdb import Protocol, Sender, TimestampNanos
 from companion.config import CompanionConfig
 from companion.mongo import Mongo
 from companion.questdb import QuestDB
-from companion.shared import schema
+from companion.core import schema
 
 from .servers import Servers, questdb_rows, wait_for_rows
 

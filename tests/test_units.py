@@ -5,8 +5,8 @@ from __future__ import annotations
 from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
 import pytest
 
-from companion.shared import units as companion_units
-from custom_components.energy_tracker import units
+from companion.core import units as companion_units
+from custom_components.energy_tracker.core import units
 
 
 def test_companion_loads_the_same_definition() -> None:

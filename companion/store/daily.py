@@ -17,7 +17,7 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from companion.questdb import QuestDB
-from companion.shared import schema
+from companion.core import schema
 from companion.timestamps import aware_utc, iso_utc_z, naive_utc
 from companion.zones import checked_time_zone
 

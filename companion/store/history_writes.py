@@ -18,7 +18,7 @@ import numpy as np
 import orjson
 
 from companion.questdb import QuestDB
-from companion.shared import units
+from companion.core import units
 from companion.timestamps import to_micros
 
 from .ilp import ILP_CHUNK_LINES, readings_prefix

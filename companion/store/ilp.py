@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Final
 
 from companion.questdb import QuestDB
-from companion.shared import schema
+from companion.core import schema
 
 # Lines per ILP request (about 10 MB of text).
 ILP_CHUNK_LINES: Final = 100_000

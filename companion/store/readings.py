@@ -19,7 +19,7 @@ from typing import Any, Final
 import orjson
 
 from companion.questdb import QuestDB
-from companion.shared import schema
+from companion.core import schema
 from companion.timestamps import IsoUtcZ, iso_utc_micros, naive_utc
 
 # What may be formatted into SQL text for the /exec fast path, and what a JSON

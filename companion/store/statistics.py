@@ -15,7 +15,7 @@ from typing import Any, Final, cast
 from zoneinfo import ZoneInfo
 
 from companion.questdb import QuestDB
-from companion.shared import schema
+from companion.core import schema
 from companion.timestamps import (
     IsoUtcZ,
     from_micros,

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from companion.questdb import QuestDB
-from companion.shared import schema
+from companion.core import schema
 from companion.timestamps import to_micros, to_nanos
 
 from .ilp import ilp_tag, post_lines

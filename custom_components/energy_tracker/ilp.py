@@ -20,8 +20,8 @@ from questdb._client import (  # questdb.ingress re-exports them but is deprecat
 )
 
 from .capture import Readings
-from .schema import READINGS_TABLE, STATISTICS_TABLE
-from .units import NO_VALUE_STATES, stored_unit
+from .core.schema import READINGS_TABLE, STATISTICS_TABLE
+from .core.units import NO_VALUE_STATES, stored_unit
 
 _EMPTY: Mapping[str, Any] = {}
 _NAN = math.nan

@@ -23,7 +23,7 @@ from .const import (
     STATUS_OK,
 )
 from .mongo import MongoDocument, entity_update, is_auth_failure
-from .schema import (
+from .core.schema import (
     ENTITIES,
     FORWARDER_STATE,
     SYNC_LOG,
@@ -31,7 +31,7 @@ from .schema import (
     TRACKED_BY_INTEGRATION,
     ensure_mongo_schema,
 )
-from .units import stored_unit
+from .core.units import stored_unit
 
 if TYPE_CHECKING:
     from homeassistant.config_entries import ConfigEntry

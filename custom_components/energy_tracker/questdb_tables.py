@@ -14,7 +14,7 @@ from .const import (
     WAL_RECHECK_AFTER_RESUME,
 )
 from .errors import CannotConnect, InvalidAuth, RowsRejected
-from .schema import (
+from .core.schema import (
     READINGS_15M_VIEW,
     READINGS_TABLE,
     STATISTICS_TABLE,

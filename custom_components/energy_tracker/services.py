@@ -39,7 +39,7 @@ from .errors import CannotConnect, InvalidAuth, RowsRejected
 from .ilp import serialise_readings, serialise_statistics
 from .questdb_http import QuestDBHttp
 from .recorded import async_recorded_readings
-from .schema import SOURCE_BACKFILL, ensure_questdb_schema
+from .core.schema import SOURCE_BACKFILL, ensure_questdb_schema
 
 if TYPE_CHECKING:
     from .forwarder import Forwarder

@@ -22,7 +22,7 @@ from .const import (
     CONF_INCLUDE_ENTITIES,
     CONF_INCLUDE_GLOBS,
 )
-from .units import TRACKED_DEVICE_CLASSES
+from .core.units import TRACKED_DEVICE_CLASSES
 
 
 class TrackingRules:

@@ -24,7 +24,7 @@ from .const import (
 )
 from .errors import CannotConnect, InvalidAuth, RowsRejected
 from .ilp import Batch, Latest, serialise_readings, split_lines
-from .schema import SOURCE_LIVE
+from .core.schema import SOURCE_LIVE
 
 if TYPE_CHECKING:
     from .capture import Capture

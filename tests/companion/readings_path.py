@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from companion.shared import schema, units
+from companion.core import schema, units
 from companion.store import Store
 from companion.store.ilp import post_lines, readings_prefix
 from companion.sync import _number

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from companion.shared import schema
+from companion.core import schema
 from tests.ha import HomeAssistant
 from tests.servers import Servers, wait_for_rows
 

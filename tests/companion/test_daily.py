@@ -16,7 +16,7 @@ import pytest
 
 from companion.config import CompanionConfig, ConfigError
 from companion.ha_client import HAClient
-from companion.shared import schema
+from companion.core import schema
 from tests.ha import HomeAssistant
 from tests.servers import Servers, free_port, wait_for_rows
 

@@ -27,7 +27,7 @@ import pytest
 import pytest_socket  # type: ignore[import-untyped]
 
 from companion.ha_client import HACheckError, check_connection
-from companion.shared import schema
+from companion.core import schema
 from tests.ha import HomeAssistant
 from tests.servers import Servers, free_port
 

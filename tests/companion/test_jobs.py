@@ -9,7 +9,7 @@ import pytest
 
 from companion.ha_client import HAClient
 from companion.jobs import GAPS, Jobs
-from companion.shared import schema
+from companion.core import schema
 from tests.ha import HomeAssistant
 from tests.servers import Servers, questdb_rows, wait_for_rows
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from hypothesis import given, settings, strategies as st
 
-from companion.shared import schema
+from companion.core import schema
 from companion.store import StatisticRow
 from companion.store.history_writes import (
     _history_body,

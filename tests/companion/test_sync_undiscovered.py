@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from companion.shared import schema
+from companion.core import schema
 from tests.ha import HomeAssistant
 from tests.servers import Servers, free_port, wait_for_rows
 

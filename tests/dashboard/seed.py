@@ -18,7 +18,7 @@ from pymongo import AsyncMongoClient
 from questdb import Protocol, Sender, TimestampNanos
 
 from companion.hub import TIME_ZONE_SETTING_ID
-from companion.shared import schema
+from companion.core import schema
 from tests.servers import Servers, questdb_rows
 
 HOUR = timedelta(hours=1)
