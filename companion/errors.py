@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Literal, NotRequired, TypedDict
 
 import orjson
 from pymongo.errors import PyMongoError
@@ -30,6 +30,20 @@ class JSON(Response):
         return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
 
 
+class ErrorDetail(TypedDict):
+    """What went wrong: a stable code, a message to show and the input to fix."""
+
+    code: str
+    message: str
+    field: NotRequired[Literal["ha_url", "ha_token"]]
+
+
+class ErrorBody(TypedDict):
+    """The body of every error answer of the API."""
+
+    error: ErrorDetail
+
+
 class ApiError(Exception):
     """An error answered to the client with its status and a stable code."""
 
@@ -48,7 +62,7 @@ def error_response(
     status: int, code: str, message: str, field: str | None = None
 ) -> JSON:
     """Build the error body."""
-    error = {"code": code, "message": message}
+    error: dict[str, str] = {"code": code, "message": message}
     if field is not None:
         error["field"] = field
     return JSON({"error": error}, status_code=status)
