@@ -41,9 +41,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from companion.config import CompanionConfig  # noqa: E402
+from companion.core import schema  # noqa: E402
 from companion.mongo import Mongo  # noqa: E402
 from companion.questdb import QuestDB  # noqa: E402
-from companion.core import schema  # noqa: E402
 from companion.store import StatisticRow, Store  # noqa: E402
 
 ENTITIES = 200

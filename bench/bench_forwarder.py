@@ -55,9 +55,9 @@ from questdb import Protocol, Sender, TimestampNanos
 
 from custom_components.energy_tracker.config_flow import default_options
 from custom_components.energy_tracker.const import MAX_BATCH_ROWS
+from custom_components.energy_tracker.core.questdb_http import QuestDBHttp
 from custom_components.energy_tracker.forwarder import Forwarder
 from custom_components.energy_tracker.mongo import create_client, database
-from custom_components.energy_tracker.questdb_http import QuestDBHttp
 from custom_components.energy_tracker.spool import Spool
 
 QUESTDB_HTTP_PORT = int(os.environ.get("QUESTDB_HTTP_PORT", "9000"))

@@ -2,7 +2,7 @@
 
 `python -m bench.bench_serialise [--rows N] [--rounds R]`: the same batch (100
 entities, numbers with a few gaps, attributes once per entity) through
-`ilp.serialise_readings` and through the questdb client's `Buffer.dataframe`,
+`core.ilp.serialise_readings` and through the questdb client's `Buffer.dataframe`,
 the path the integration would take if it required pandas. Both are timed in
 alternating rounds in one process; the median and range of rows/s are printed.
 No server is needed: this is what the executor spends per batch.
@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from custom_components.energy_tracker.capture import Readings
-from custom_components.energy_tracker.ilp import (
+from custom_components.energy_tracker.core.ilp import (
     reading_values,
     serialise_readings,
     timestamp_micros,
@@ -48,7 +48,7 @@ def _readings(rows: int) -> Readings:
 def _dataframe_path(readings: Readings, max_rows: int) -> int:
     """Serialise with pandas and Buffer.dataframe, as a pandas-based writer would."""
     import pandas as pd  # type: ignore[import-untyped]  # only this reference needs it
-    from questdb._client import Buffer
+    from questdb import Protocol, Sender
 
     values = np.array(
         [np.nan if v is None else v for v in reading_values(readings.states)]
@@ -65,8 +65,13 @@ def _dataframe_path(readings: Readings, max_rows: int) -> int:
         }
     )
     written = 0
+    # The client's public way to a buffer: a sender that is never flushed.
+    sender = Sender(
+        Protocol.Http, "localhost", 9000, protocol_version=1, init_buf_size=1 << 20
+    )
+    sender.establish()  # type: ignore[no-untyped-call]  # unannotated in the stub
     for offset in range(0, len(frame), max_rows):
-        buffer = Buffer(protocol_version=1, init_buf_size=1 << 20)
+        buffer = sender.new_buffer()
         # 8,192-row slices, as such a writer must to keep each hold of the GIL short.
         end = min(offset + max_rows, len(frame))
         for start in range(offset, end, 8192):

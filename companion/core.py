@@ -20,7 +20,10 @@ from typing import TYPE_CHECKING, Final
 
 PACKAGE: Final = "energy_tracker_core"
 _DEFAULT_DIR: Final = (
-    Path(__file__).resolve().parent.parent / "custom_components" / "energy_tracker" / "core"
+    Path(__file__).resolve().parent.parent
+    / "custom_components"
+    / "energy_tracker"
+    / "core"
 )
 
 
@@ -50,9 +53,21 @@ def _module(name: str) -> ModuleType:
 
 
 if TYPE_CHECKING:
-    from custom_components.energy_tracker.core import schema, units
+    from custom_components.energy_tracker.core import (
+        documents,
+        entities,
+        ilp,
+        questdb_http,
+        schema,
+        units,
+    )
 else:
+    ilp = _module("ilp")
+    questdb_http = _module("questdb_http")
     schema = _module("schema")
     units = _module("units")
+    documents = _module("documents")
+    entities = _module("entities")
 
-__all__ = ["PACKAGE", "load_core", "schema", "units"]
+__all__ = ["PACKAGE", "ilp", "load_core", "questdb_http", "schema", "units"]
+__all__ += ["documents", "entities"]

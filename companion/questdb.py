@@ -1,4 +1,4 @@
-"""The companion's QuestDB client: SQL over PG wire for reads, HTTP /exec for DDL."""
+"""The companion's QuestDB client: SQL over PG wire for reads, the core's HTTP client for the rest."""
 
 from __future__ import annotations
 
@@ -12,25 +12,28 @@ import orjson
 
 from . import net
 from .config import CompanionConfig
-from .core import schema
+from .core import questdb_http, schema
+
+# One set of errors for both components; the API answers any of them with 503.
+QuestDBError = questdb_http.QuestDBError
 
 # Column types whose /exec JSON holds only numbers and null (NaN is null).
 _NUMBER_TYPES: Final = frozenset({"BYTE", "SHORT", "INT", "LONG", "FLOAT", "DOUBLE"})
-
-
-class QuestDBError(Exception):
-    """QuestDB refused a statement or could not be reached."""
+_TIMEOUT: Final = 30.0
+# A backfill request streams up to millions of rows in one transaction.
+_WRITE_TIMEOUT: Final = 120.0
 
 
 class QuestDB:
-    """A pool of PG-wire connections plus an HTTP session to one QuestDB server."""
+    """A pool of PG-wire connections plus an HTTP client of one QuestDB server."""
 
     def __init__(self, config: CompanionConfig) -> None:
         """Remember where QuestDB is; connect lazily so the companion starts without it."""
         self._config = config
         self._pool: asyncpg.Pool | None = None
         self._pool_lock = asyncio.Lock()
-        self._http: aiohttp.ClientSession | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._http: questdb_http.QuestDBHttp | None = None
         self._schema_ready = False
 
     @property
@@ -54,30 +57,22 @@ class QuestDB:
                 )
             return self._pool
 
-    def _session(self) -> aiohttp.ClientSession:
-        if self._http is None or self._http.closed:
-            auth = aiohttp.BasicAuth(
-                self._config.questdb_user, self._config.questdb_password
+    def _client(self) -> questdb_http.QuestDBHttp:
+        if self._http is None or self._session is None or self._session.closed:
+            self._session = net.session()
+            self._http = questdb_http.QuestDBHttp(
+                self._session,
+                self.http_url,
+                username=self._config.questdb_user,
+                password=self._config.questdb_password,
+                timeout=_TIMEOUT,
+                write_timeout=_WRITE_TIMEOUT,
             )
-            self._http = net.session(auth=auth, timeout=aiohttp.ClientTimeout(total=30))
         return self._http
 
     async def execute(self, sql: str) -> dict[str, Any]:
         """Run one statement through HTTP /exec and return QuestDB's JSON answer."""
-        try:
-            async with self._session().get(
-                f"{self.http_url}/exec", params={"query": sql}
-            ) as response:
-                body: dict[str, Any] = await response.json(content_type=None)
-        except (aiohttp.ClientError, TimeoutError) as err:
-            raise QuestDBError(
-                f"QuestDB at {self.http_url} is unreachable: {err}"
-            ) from err
-        if response.status != 200 or "error" in body:
-            raise QuestDBError(
-                f"QuestDB rejected the statement: {body.get('error', response.status)}"
-            )
-        return body
+        return await self._client().execute(sql)
 
     async def fetch_column_json(
         self, sql: str, *, numeric: bool = False
@@ -88,23 +83,15 @@ class QuestDB:
         value holds a bracket), or `numeric` and the column is not of a number type
         (whose JSON is only numbers and null). Other columns are the caller's to check.
         """
-        try:
-            async with self._session().get(
-                f"{self.http_url}/exec", params={"query": sql}
-            ) as response:
-                body = await response.read()
-        except (aiohttp.ClientError, TimeoutError) as err:
-            raise QuestDBError(
-                f"QuestDB at {self.http_url} is unreachable: {err}"
-            ) from err
+        body = await self._client().execute_raw(sql)
         start = body.find(b'"dataset":[')
-        if response.status != 200 or start < 0:
-            raise QuestDBError(f"QuestDB rejected the query ({response.status})")
+        if start < 0:
+            raise questdb_http.QuestDBRefusedError("QuestDB's answer has no rows")
         head = body[:start]
         start += len(b'"dataset":[')
         end = body.rfind(b'],"count":')
         if end < start:
-            raise QuestDBError("QuestDB's answer has no row count")
+            raise questdb_http.QuestDBRefusedError("QuestDB's answer has no row count")
         count = int(body[end + len(b'],"count":') :].rstrip(b"}\r\n "))
         if numeric:
             try:
@@ -125,27 +112,8 @@ class QuestDB:
         return values, count
 
     async def write_ilp(self, body: bytes | AsyncIterable[bytes]) -> None:
-        """Post InfluxDB line protocol to HTTP /write (one request is one transaction).
-
-        An async iterable body is streamed (chunked): QuestDB parses a piece while
-        the next one is produced.
-        """
-        try:
-            async with self._session().post(
-                f"{self.http_url}/write",
-                data=body,
-                params={"precision": "n"},
-                timeout=aiohttp.ClientTimeout(total=120),
-            ) as response:
-                if response.status >= 300:
-                    detail = (await response.text())[:300]
-                    raise QuestDBError(
-                        f"QuestDB rejected the rows ({response.status}): {detail}"
-                    )
-        except (aiohttp.ClientError, TimeoutError) as err:
-            raise QuestDBError(
-                f"QuestDB at {self.http_url} is unreachable: {err}"
-            ) from err
+        """Post ILP rows to HTTP /write (one request is one transaction; see QuestDBHttp.write)."""
+        await self._client().write(body)
 
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         """Run a parameterised query over PG wire."""
@@ -163,17 +131,14 @@ class QuestDB:
 
     async def ping(self) -> bool:
         """Return True when QuestDB answers SQL."""
-        try:
-            await self.execute("select 1")
-        except QuestDBError:
-            return False
-        return True
+        return await self._client().ping()
 
     async def close(self) -> None:
         """Close the pool and the HTTP session."""
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
-        if self._http is not None:
-            await self._http.close()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
             self._http = None

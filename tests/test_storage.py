@@ -5,15 +5,21 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import aiohttp
 from pymongo.asynchronous.database import AsyncDatabase
+import pytest
 from questdb import Protocol, Sender, TimestampNanos
 
 from companion.config import CompanionConfig
+from companion.core import ilp, questdb_http, schema
 from companion.mongo import Mongo
 from companion.questdb import QuestDB
-from companion.core import schema
+from companion.store.history_writes import _runs_series
+from custom_components.energy_tracker.capture import Readings
 
-from .servers import Servers, questdb_rows, wait_for_rows
+from .servers import Servers, free_port, questdb_rows, wait_for_rows
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _config(servers: Servers, database: str = "energy_tracker") -> CompanionConfig:
@@ -224,3 +230,74 @@ async def test_15_minute_view_follows_the_readings(
         ["2026-02-01T10:15:00.000000Z", 15, 15.0, 29.0, 15.0, 29.0],
         ["2026-02-01T10:30:00.000000Z", 10, 30.0, 39.0, 30.0, 39.0],
     ]
+
+
+def test_timestamp_micros_rounds_as_datetime_does() -> None:
+    """The dedup key's microsecond is the one datetime.fromtimestamp gives (half to even)."""
+    stamps = [
+        1_700_000_000.0,
+        1_700_000_000.1234565,
+        1_700_000_000.0000005,
+        1_700_000_000.9999995,
+        1_700_000_000.9999999,
+        1_234_567_890.5,
+    ]
+    expected = [
+        (datetime.fromtimestamp(stamp, UTC) - _EPOCH) // timedelta(microseconds=1)
+        for stamp in stamps
+    ]
+    assert ilp.timestamp_micros(stamps).tolist() == expected
+
+
+def test_the_integration_and_the_companion_serialise_a_reading_alike() -> None:
+    """A live reading and the same state from HA's history are the same ILP row."""
+    attributes = {
+        "device_class": "energy",
+        "unit_of_measurement": "Wh",
+        "state_class": "total_increasing",
+    }
+    stamp = 1_700_000_000.1234565
+    live = ilp.serialise_readings(
+        Readings(["sensor.meter"], ["1500"], [stamp], {0: attributes}),
+        schema.SOURCE_BACKFILL,
+        100,
+    )
+    states = [{"s": "1500", "a": attributes, "lu": stamp}]
+    symbols, factor = ilp.reading_symbols("sensor.meter", attributes, "backfill")
+    series = _runs_series(
+        [(symbols, factor, states)], 1_600_000_000_000_000, 1_800_000_000_000_000
+    )
+    assert series is not None
+    body = ilp.serialise_series(series)
+    assert live.payloads == [(body, 1)]
+    assert body == (
+        b"energy_readings,entity_id=sensor.meter,unit=kWh,device_class=energy,"
+        b"state_class=total_increasing,source=backfill value=1.5 1700000000123456000\n"
+    )
+
+
+async def test_questdb_client_errors(servers: Servers) -> None:
+    """Each failure is its own error: bad address, bad SQL, rejected rows, no server."""
+    with pytest.raises(questdb_http.QuestDBUrlError):
+        questdb_http.validate_questdb_url("ftp://host")
+    async with aiohttp.ClientSession() as session:
+        client = questdb_http.QuestDBHttp(session, servers.questdb_url, timeout=10)
+        assert (await client.execute("select 1"))["dataset"] == [[1]]
+        with pytest.raises(questdb_http.QuestDBRefusedError) as refused:
+            await client.execute("select nothing from no_such_table")
+        assert "no_such_table" in refused.value.message
+        await client.write(b"")  # nothing to write is no error
+        with pytest.raises(questdb_http.QuestDBRowsRejectedError) as rejected:
+            await client.write(
+                b"questdb_client_errors,entity_id=sensor.x value=1.0 1700000000000000000\n"
+                b"questdb_client_errors,entity_id=sensor.x value=x 1700000000000000000\n"
+            )
+        assert rejected.value.line == 2
+        down = questdb_http.QuestDBHttp(
+            session, f"http://127.0.0.1:{free_port()}", timeout=5
+        )
+        with pytest.raises(questdb_http.QuestDBUnreachableError):
+            await down.execute("select 1")
+        with pytest.raises(questdb_http.QuestDBUnreachableError):
+            await down.write(b"questdb_client_errors value=1.0 1\n")
+        assert not await down.ping()

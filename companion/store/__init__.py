@@ -2,16 +2,14 @@
 
 `Store` gathers them, one module a job: `readings` (raw readings and their chart
 columns), `statistics` (statistics per period, raw readings where they miss),
-`daily` (daily totals), `statistics_writes` and `history_writes` (ILP text, with
-the helpers of `ilp`).
+`daily` (daily totals), `statistics_writes` and `history_writes` (ILP rows,
+serialised by the core's `ilp`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-
 from companion.config import CompanionConfig
+from companion.core import ilp
 from companion.questdb import QuestDB
 
 from .daily import DailyQueries
@@ -20,20 +18,8 @@ from .readings import ReadingQueries
 from .statistics import StatisticsQueries
 from .statistics_writes import StatisticsWrites
 
-
-@dataclass(frozen=True, slots=True)
-class StatisticRow:
-    """One long-term statistics row (period start, stored unit)."""
-
-    ts: datetime
-    entity_id: str
-    period: str
-    state: float | None
-    sum: float | None
-    mean: float | None
-    min: float | None
-    max: float | None
-    last_reset: datetime | None
+StatisticRow = ilp.StatisticRow
+"""One long-term statistics row (period start, stored unit)."""
 
 
 class Store(

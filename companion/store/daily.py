@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from companion.questdb import QuestDB
 from companion.core import schema
+from companion.questdb import QuestDB
 from companion.timestamps import aware_utc, iso_utc_z, naive_utc
 from companion.zones import checked_time_zone
 

@@ -1,7 +1,8 @@
-"""HA's compressed history (s, a, lu/lc) written to energy_readings as ILP text.
+"""HA's compressed history (s, a, lu/lc) written to energy_readings.
 
 The backfill's hot path: no object per row, units converted per series, states
-parsed and printed by numpy a group at a time (row by row where numpy cannot).
+parsed by numpy a group at a time (row by row where numpy cannot), rows
+serialised by the core's `ilp`.
 """
 
 from __future__ import annotations
@@ -15,14 +16,13 @@ import math
 from typing import Any, Final
 
 import numpy as np
-import orjson
 
+from companion.core import ilp, units
 from companion.questdb import QuestDB
-from companion.core import units
 from companion.timestamps import to_micros
 
-from .ilp import ILP_CHUNK_LINES, readings_prefix
-
+# States per streamed piece of a request (about 10 MB of ILP).
+ILP_CHUNK_LINES: Final = 100_000
 # The backfill's first request of a call: small, so that sending starts early.
 ILP_FIRST_CHUNK_LINES: Final = 10_000
 # The backfill's most states in one request (one transaction), streamed in chunks.
@@ -30,6 +30,10 @@ ILP_REQUEST_LINES: Final = 2_000_000
 # HA's states that are never numbers, parsed as NaN: the gaps (units.NO_VALUE_STATES)
 # are kept as rows without a value, the others dropped.
 _NOT_NUMBERS: Final = frozenset({*units.NO_VALUE_STATES, "", "None", "none"})
+
+
+type _Run = tuple[ilp.Symbols, float, Sequence[Mapping[str, Any]]]
+"""A series' states between attribute changes: symbols, unit factor, states."""
 
 
 class HistoryWrites:
@@ -67,20 +71,6 @@ class HistoryWrites:
                 await stream.close()
             total += stream.rows
         return total
-
-
-def _series(
-    entity_id: str, attributes: Mapping[str, Any], source: str
-) -> tuple[str, float]:
-    """The ILP line prefix of a series and the factor to its stored unit."""
-    device_class = attributes.get("device_class")
-    unit, factor = units.stored_unit(
-        device_class, attributes.get("unit_of_measurement")
-    )
-    prefix = readings_prefix(
-        entity_id, unit, device_class, attributes.get("state_class"), source
-    )
-    return prefix, factor
 
 
 def _history_groups(
@@ -184,12 +174,12 @@ def _history_body(
     """ILP text of HA's compressed history within [lower, upper) µs, and its rows.
 
     A series is cut into runs at every attribute change ("a"), each with its own
-    prefix and unit factor. All runs of the group are converted together by numpy
-    (one parse, one print: a day of 200 meters is ~200 runs of ~150 states, where
-    numpy's per-call cost would dominate); a group numpy cannot take whole goes
-    run by run (numpy's still, else `_run_lines`).
+    symbols and unit factor. All runs of the group are parsed together by numpy
+    (a day of 200 meters is ~200 runs of ~150 states, where numpy's per-call cost
+    would dominate); a group numpy cannot take whole goes run by run (numpy's
+    still, else `_run_rows`).
     """
-    runs: list[tuple[str, float, Sequence[Mapping[str, Any]]]] = []
+    runs: list[_Run] = []
     for entity_id in entity_ids:
         states = history[entity_id]
         if not states:
@@ -200,32 +190,28 @@ def _history_body(
         attributes: Mapping[str, Any] = {}
         for begin, end in zip(starts, [*starts[1:], len(states)], strict=True):
             attributes = states[begin].get("a") or attributes
-            prefix, factor = _series(entity_id, attributes, source)
-            runs.append((prefix, factor, states[begin:end]))
+            symbols, factor = ilp.reading_symbols(entity_id, attributes, source)
+            runs.append((symbols, factor, states[begin:end]))
     if not runs:
         return b"", 0
-    whole = _runs_text(runs, lower, upper)
-    if whole is not None:
-        return whole
-    parts: list[bytes] = []
-    rows = 0
-    for prefix, factor, run in runs:
-        # One run numpy cannot take whole (a missing key, an odd type) goes row
-        # by row through `_run_lines`, which defines the semantics.
-        text, count = _runs_text([(prefix, factor, run)], lower, upper) or _run_lines(
-            prefix, factor, run, lower, upper
-        )
-        parts.append(text)
-        rows += count
-    return b"".join(parts), rows
+    whole = _runs_series(runs, lower, upper)
+    if whole is None:
+        # A run numpy cannot take whole (a missing key, an odd type) goes row by
+        # row through `_run_rows`, which defines the semantics.
+        whole = []
+        for run in runs:
+            whole += _runs_series([run], lower, upper) or _run_rows(run, lower, upper)
+    rows = sum(len(nanos) for _, _, nanos in whole)
+    if not rows:
+        return b"", rows
+    # Never split into lines (no spool here): doubles go in binary.
+    return ilp.serialise_series(whole, protocol_version=2), rows
 
 
-def _runs_text(
-    runs: Sequence[tuple[str, float, Sequence[Mapping[str, Any]]]],
-    lower: int,
-    upper: int,
-) -> tuple[bytes, int] | None:
-    """ILP lines of runs in one numpy pass (parse, convert, filter; printed by `_lines`).
+def _runs_series(
+    runs: Sequence[_Run], lower: int, upper: int
+) -> list[tuple[ilp.Symbols, list[float], list[int]]] | None:
+    """Runs parsed, converted and filtered in one numpy pass: symbols, values, nanoseconds.
 
     None when numpy cannot take them whole.
     """
@@ -246,19 +232,42 @@ def _runs_text(
     factors = [factor for _, factor, _ in runs]
     if any(factor != 1.0 for factor in factors):
         values *= np.repeat(np.array(factors, dtype=np.float64), lengths)
+    return _kept_series(
+        runs, lengths, stamps=stamps, values=values, gaps=gaps, lower=lower, upper=upper
+    )
+
+
+def _kept_series(
+    runs: Sequence[_Run],
+    lengths: list[int],
+    *,
+    stamps: np.ndarray[Any, Any],
+    values: np.ndarray[Any, np.dtype[np.float64]],
+    gaps: np.ndarray[Any, np.dtype[np.bool_]] | None,
+    lower: int,
+    upper: int,
+) -> list[tuple[ilp.Symbols, list[float], list[int]]]:
+    """Each run's symbols with its rows inside the window: values and nanoseconds."""
     keep, micros = _window(stamps.astype(np.float64), values, gaps, lower, upper)
-    count = len(micros)
-    if not count:
-        return b"", 0
-    # Rows stay in run order, so each run's prefix repeats for its kept rows.
+    # Rows stay in run order: each run's kept rows are the next slice.
     kept_per_run = np.add.reduceat(
         keep, np.cumsum([0, *lengths[:-1]]), dtype=np.int64
     ).tolist()
-    prefixes: list[bytes] = []
-    for (prefix, _, _), kept in zip(runs, kept_per_run, strict=True):
+    kept_values = values[keep].tolist()
+    kept_nanos = (micros * 1000).tolist()
+    series: list[tuple[ilp.Symbols, list[float], list[int]]] = []
+    offset = 0
+    for (symbols, _, _), kept in zip(runs, kept_per_run, strict=True):
         if kept:
-            prefixes += [prefix.encode()] * kept
-    return _lines(prefixes, values[keep], micros), count
+            series.append(
+                (
+                    symbols,
+                    kept_values[offset : offset + kept],
+                    kept_nanos[offset : offset + kept],
+                )
+            )
+            offset += kept
+    return series
 
 
 def _parse_values(
@@ -301,70 +310,45 @@ def _window(
     # Seconds well outside the window are dropped before the int64 conversion.
     keep = (stamps > lower / 1e6 - 1.0) & (stamps < upper / 1e6 + 1.0)
     keep &= np.isfinite(values) if gaps is None else np.isfinite(values) | gaps
-    fraction, whole = np.modf(stamps[keep])
-    # Rounded to µs as datetime.fromtimestamp rounds, half to even (the live path's keys).
-    micros = whole.astype(np.int64) * 1_000_000 + np.rint(fraction * 1e6).astype(
-        np.int64
-    )
+    # Rounded to µs as the live path rounds: the same dedup keys.
+    micros = ilp.timestamp_micros(stamps[keep])
     inside = (micros >= lower) & (micros < upper)
     keep[keep] = inside
     return keep, micros[inside]
 
 
-def _lines(
-    prefixes: list[bytes],
-    values: np.ndarray[Any, np.dtype[np.float64]],
-    micros: np.ndarray[Any, np.dtype[np.int64]],
-) -> bytes:
-    """ILP lines `prefix value nanos`, interleaved by list slicing.
-
-    Numbers are printed by orjson: the shortest round trip, like repr. A gap's
-    NaN (orjson's null) is ILP's NaN, which QuestDB stores as NULL.
-    """
-    count = len(micros)
-    # bytes.replace hands back the same object when there is nothing to replace.
-    value_text = orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY).replace(
-        b"null", b"NaN"
-    )
-    nanos_text = orjson.dumps(micros * 1000, option=orjson.OPT_SERIALIZE_NUMPY)
-    parts: list[bytes] = [b""] * (5 * count)
-    parts[0::5] = prefixes
-    parts[1::5] = value_text[1:-1].split(b",")
-    parts[2::5] = [b" "] * count
-    parts[3::5] = nanos_text[1:-1].split(b",")
-    parts[4::5] = [b"\n"] * count
-    return b"".join(parts)
-
-
-def _run_lines(
-    prefix: str,
-    factor: float,
-    run: Sequence[Mapping[str, Any]],
-    lower: int,
-    upper: int,
-) -> tuple[bytes, int]:
-    """ILP lines of one run, row by row, for runs numpy cannot parse whole.
+def _run_rows(
+    run: _Run, lower: int, upper: int
+) -> list[tuple[ilp.Symbols, list[float], list[int]]]:
+    """One run parsed row by row, for runs numpy cannot parse whole.
 
     The semantics: a number is written converted, a gap (unknown / unavailable)
     as NaN (NULL), anything else, or a state without a usable time, not at all.
     """
-    lines: list[str] = []
-    append = lines.append
-    modf = math.modf
-    for item in run:
+    _, factor, states = run
+    stamps: list[float] = []
+    values: list[float] = []
+    gaps: list[bool] = []
+    for item in states:
         try:
-            fraction, whole = modf(item.get("lu") or item["lc"])
-            micros = int(whole) * 1_000_000 + round(fraction * 1e6)
-            if item["s"] in units.NO_VALUE_STATES:
-                text = "NaN"
-            else:
-                value = float(item["s"]) * factor
-                # value - value is 0.0 only for finite numbers.
-                if value - value != 0.0:
-                    continue
-                text = repr(value)
+            stamp = item.get("lu") or item["lc"]
+            if not isinstance(stamp, int | float):
+                continue
+            gap = item["s"] in units.NO_VALUE_STATES
+            value = math.nan if gap else float(item["s"]) * factor
         except (KeyError, TypeError, ValueError, OverflowError):
-            continue  # not a number, nor a gap; nor is an endless time
-        if lower <= micros < upper:
-            append(f"{prefix}{text} {micros}000\n")
-    return "".join(lines).encode(), len(lines)
+            continue  # not a number, nor a gap
+        stamps.append(float(stamp))
+        values.append(value)
+        gaps.append(gap)
+    if not stamps:
+        return []
+    return _kept_series(
+        [run],
+        [len(stamps)],
+        stamps=np.array(stamps, dtype=np.float64),
+        values=np.array(values, dtype=np.float64),
+        gaps=np.array(gaps, dtype=np.bool_),
+        lower=lower,
+        upper=upper,
+    )

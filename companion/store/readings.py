@@ -18,8 +18,8 @@ from typing import Any, Final
 
 import orjson
 
-from companion.questdb import QuestDB
 from companion.core import schema
+from companion.questdb import QuestDB
 from companion.timestamps import IsoUtcZ, iso_utc_micros, naive_utc
 
 # What may be formatted into SQL text for the /exec fast path, and what a JSON

@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final, cast
 from zoneinfo import ZoneInfo
 
-from companion.questdb import QuestDB
 from companion.core import schema
+from companion.questdb import QuestDB
 from companion.timestamps import (
     IsoUtcZ,
     from_micros,

@@ -1,18 +1,19 @@
-"""Long-term statistics rows written to energy_statistics as ILP text."""
+"""Long-term statistics rows written to energy_statistics."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from itertools import batched
+from typing import TYPE_CHECKING, Final
 
+from companion.core import ilp
 from companion.questdb import QuestDB
-from companion.core import schema
-from companion.timestamps import to_micros, to_nanos
-
-from .ilp import ilp_tag, post_lines
 
 if TYPE_CHECKING:
     from . import StatisticRow
+
+# Rows per ILP request (one transaction each).
+STATISTICS_REQUEST_ROWS: Final = 100_000
 
 
 class StatisticsWrites:
@@ -22,29 +23,15 @@ class StatisticsWrites:
 
     async def write_statistics(self, rows: Iterable[StatisticRow]) -> int:
         """Write statistics rows; returns how many rows were sent."""
-        prefixes: dict[tuple[str, str], str] = {}
-        lines = []
-        for item in rows:
-            prefix = prefixes.get((item.entity_id, item.period))
-            if prefix is None:
-                prefix = prefixes[(item.entity_id, item.period)] = (
-                    f"{schema.STATISTICS_TABLE},entity_id={ilp_tag(item.entity_id)},"
-                    f"period={ilp_tag(item.period)} "
-                )
-            fields = [
-                f"{name}={value!r}"
-                for name, value in (
-                    ("state", item.state),
-                    ("sum", item.sum),
-                    ("mean", item.mean),
-                    ("min", item.min),
-                    ("max", item.max),
-                )
-                if value is not None
-            ]
-            if item.last_reset is not None:
-                fields.append(f"last_reset={to_micros(item.last_reset)}t")
-            if fields:
-                lines.append(f"{prefix}{','.join(fields)} {to_nanos(item.ts)}\n")
-        await post_lines(self.questdb, lines)
-        return len(lines)
+        sent = 0
+        schema_ready = False
+        for part in batched(rows, STATISTICS_REQUEST_ROWS, strict=False):
+            payload, count = ilp.serialise_statistics(part)
+            if not count:
+                continue
+            if not schema_ready:
+                await self.questdb.ensure_schema()
+                schema_ready = True
+            await self.questdb.write_ilp(payload)
+            sent += count
+        return sent

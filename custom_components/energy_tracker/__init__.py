@@ -31,13 +31,13 @@ from .const import (
     LOGGER,
     SETUP_CHECK_TIMEOUT,
 )
+from .core.questdb_http import QuestDBAuthError, QuestDBHttp, QuestDBUrlError
 from .energy_prefs import async_track_energy_prefs
-from .errors import InvalidAuth, InvalidDatabaseName, InvalidUri
+from .errors import InvalidDatabaseName, InvalidUri
 from .forwarder import Forwarder
 from .models import EnergyTrackerConfigEntry, EnergyTrackerRuntimeData
 from .mongo import create_client, database
 from .panel import async_apply_panel, async_remove_entry_panel
-from .questdb_http import QuestDBHttp
 from .services import async_setup_services
 from .spool import Spool
 
@@ -92,7 +92,7 @@ async def async_setup_entry(
         client = await hass.async_add_executor_job(
             partial(create_client, data[CONF_MONGODB_URI])
         )
-    except InvalidUri as err:
+    except (InvalidUri, QuestDBUrlError) as err:
         raise ConfigEntryNotReady(
             translation_domain=DOMAIN, translation_key="invalid_uri"
         ) from err
@@ -108,7 +108,7 @@ async def async_setup_entry(
     try:
         async with asyncio.timeout(SETUP_CHECK_TIMEOUT):
             await questdb.execute("select 1")
-    except InvalidAuth as err:
+    except QuestDBAuthError as err:
         await client.close()
         raise ConfigEntryAuthFailed(
             translation_domain=DOMAIN, translation_key="invalid_auth"

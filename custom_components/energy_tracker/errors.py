@@ -23,13 +23,3 @@ class InvalidUri(EnergyTrackerError):  # noqa: N818 - HA's naming
 
 class InvalidDatabaseName(EnergyTrackerError):  # noqa: N818 - HA's naming
     """The MongoDB database name is not allowed."""
-
-
-class RowsRejected(EnergyTrackerError):  # noqa: N818 - HA's naming
-    """QuestDB rejected a batch for its content."""
-
-    def __init__(self, message: str, line: int | None) -> None:
-        """Keep the server's message and the 1-based number of the bad line."""
-        super().__init__(message)
-        self.message = message
-        self.line = line

@@ -21,10 +21,10 @@ from .const import (
     MONGODB_CLOSE_TIMEOUT,
     REQUEST_TIMEOUT,
 )
+from .core.questdb_http import QuestDBHttp
 from .health import ForwarderStats, Health
 from .mongo import MongoDocument
 from .mongo_sync import MongoSync
-from .questdb_http import QuestDBHttp
 from .questdb_tables import QuestDBTables
 from .spool import Spool
 from .tracking import TrackingRules

@@ -13,7 +13,11 @@ from .const import (
     WAL_CHECK_INTERVAL,
     WAL_RECHECK_AFTER_RESUME,
 )
-from .errors import CannotConnect, InvalidAuth, RowsRejected
+from .core.questdb_http import (
+    QuestDBAuthError,
+    QuestDBRefusedError,
+    QuestDBUnreachableError,
+)
 from .core.schema import (
     READINGS_15M_VIEW,
     READINGS_TABLE,
@@ -22,8 +26,8 @@ from .core.schema import (
 )
 
 if TYPE_CHECKING:
+    from .core.questdb_http import QuestDBHttp
     from .health import Health
-    from .questdb_http import QuestDBHttp
 
 # Ours, and how each is resumed once QuestDB suspended it.
 _RESUME_WAL: dict[str, str] = {
@@ -71,10 +75,10 @@ class QuestDBTables:
             return True
         try:
             await ensure_questdb_schema(self.questdb.execute)
-        except InvalidAuth:
+        except QuestDBAuthError:
             self._set_status(STATUS_AUTH_FAILED)
             return False
-        except RowsRejected as err:
+        except QuestDBRefusedError as err:
             # QuestDB answers but refuses a statement: a release without
             # materialized views, or a user who may not create tables. Said once
             # per message: it is retried every second.
@@ -88,7 +92,7 @@ class QuestDBTables:
                 )
             self._set_status(STATUS_DISCONNECTED)
             return False
-        except CannotConnect:
+        except QuestDBUnreachableError:
             self._set_status(STATUS_DISCONNECTED)
             return False
         self._schema_ready = True
@@ -107,10 +111,10 @@ class QuestDBTables:
         self._next_wal_check = now + WAL_CHECK_INTERVAL
         try:
             failing = await self._resume_suspended()
-        except InvalidAuth:
+        except QuestDBAuthError:
             self._set_status(STATUS_AUTH_FAILED)
             return False
-        except CannotConnect:
+        except QuestDBUnreachableError:
             self._set_status(STATUS_DISCONNECTED)
             return False
         if self._wal_resumed:
@@ -138,7 +142,7 @@ class QuestDBTables:
         """Resume what QuestDB suspended of ours; return what stays suspended, with why."""
         try:
             suspended = await self.questdb.suspended_tables()
-        except RowsRejected as err:
+        except QuestDBRefusedError as err:
             # wal_tables() refused (a user without the right): nothing to check.
             LOGGER.debug("QuestDB refused wal_tables(): %s", err.message)
             suspended = {}
@@ -160,7 +164,7 @@ class QuestDBTables:
         """Resume one suspended table or view; return whether QuestDB accepted."""
         try:
             await self.questdb.execute(_RESUME_WAL[name])
-        except RowsRejected as err:
+        except QuestDBRefusedError as err:
             if name not in self._wal_failing:
                 LOGGER.error(
                     "QuestDB suspended %s (%s) and refused to resume it: %s",

@@ -22,14 +22,18 @@ from .const import (
     STATUS_DISCONNECTED,
     STATUS_OK,
 )
-from .errors import CannotConnect, InvalidAuth, RowsRejected
-from .ilp import Batch, Latest, serialise_readings, split_lines
+from .core.ilp import Batch, Latest, serialise_readings, split_lines
+from .core.questdb_http import (
+    QuestDBAuthError,
+    QuestDBRowsRejectedError,
+    QuestDBUnreachableError,
+)
 from .core.schema import SOURCE_LIVE
 
 if TYPE_CHECKING:
     from .capture import Capture
+    from .core.questdb_http import QuestDBHttp
     from .health import Health
-    from .questdb_http import QuestDBHttp
     from .questdb_tables import QuestDBTables
     from .spool import Spool
 
@@ -183,7 +187,7 @@ class Writer:
         for _ in range(_MAX_BAD_LINES_PER_BATCH):
             try:
                 await self.questdb.write(payload)
-            except RowsRejected as err:
+            except QuestDBRowsRejectedError as err:
                 lines = split_lines(payload)
                 if err.line is not None and 1 <= err.line <= len(lines):
                     bad = lines[err.line - 1]
@@ -196,10 +200,10 @@ class Writer:
                 if not rest:
                     return 0
                 continue
-            except InvalidAuth:
+            except QuestDBAuthError:
                 self.health.set_status(questdb, STATUS_AUTH_FAILED)
                 return None
-            except CannotConnect:
+            except QuestDBUnreachableError:
                 self.health.set_status(questdb, STATUS_DISCONNECTED)
                 return None
             self.health.set_status(questdb, STATUS_OK)
