@@ -1,7 +1,7 @@
 """Entities learnt from Home Assistant: what discovery (and a sync of one) writes.
 
-`Settings → Discover entities` writes a document for every energy-related entity
-HA has; a sync or backfill naming an entity the companion has not discovered yet
+`Settings → Discover entities` writes a document for every energy entity HA has
+(the rule the integration tracks by: `core.entities.is_energy_entity`); a sync or backfill naming an entity the companion has not discovered yet
 asks HA about that one and writes its document the same way.
 """
 
@@ -12,94 +12,44 @@ from datetime import UTC, datetime
 import re
 from typing import Any
 
+from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 
+from .core import documents, entities
 from .ha_client import STATISTIC_UNITS, HAClient, HACommandError
-from .core import units
 
 ENTITY_ID = re.compile(r"^[a-z0-9_]{1,64}\.[a-z0-9_]{1,191}$")
-# HA's unit classes of statistics that name one device class of ours ("volume" is
-# gas or water: not known from the statistics alone).
-UNIT_CLASS_DEVICE_CLASS = {"energy": units.ENERGY, "power": units.POWER}
 
 
-def is_energy_entity(state: dict[str, Any]) -> bool:
-    """Whether an HA state looks like an energy, power, gas or water sensor."""
-    attributes = state.get("attributes") or {}
-    device_class = attributes.get("device_class")
-    unit = attributes.get("unit_of_measurement")
-    if device_class in units.TRACKED_DEVICE_CLASSES:
-        return True
-    return any(
-        units.conversion_for(cls, unit) is not None
-        for cls in units.TRACKED_DEVICE_CLASSES
+def _upsert(entity_id: str, fields: dict[str, Any]) -> UpdateOne:
+    """The upsert of one entity document; a new one starts untracked, undecided."""
+    return documents.entity_upsert(
+        entity_id, fields, first_seen=fields["updated_at"], tracked=False
     )
 
 
-def state_fields(state: dict[str, Any], now: datetime) -> dict[str, Any]:
+def _state_fields(state: dict[str, Any], now: datetime) -> dict[str, Any]:
     """The entity document's fields from HA's state of the entity."""
-    attributes = state.get("attributes") or {}
-    device_class = attributes.get("device_class")
-    unit = attributes.get("unit_of_measurement")
-    return {
-        "friendly_name": attributes.get("friendly_name"),
-        "unit": units.stored_unit(device_class, unit)[0],
-        "original_unit": unit,
-        "device_class": device_class,
-        "state_class": attributes.get("state_class"),
-        "is_active": state.get("state") != "unavailable",
-        "updated_at": now,
-    }
-
-
-def statistic_fields(metadata: dict[str, Any], now: datetime) -> dict[str, Any]:
-    """The entity document's fields from HA's statistics metadata (no state known).
-
-    The statistics are fetched converted to the stored unit of their unit class.
-    """
-    unit_class = metadata.get("unit_class")
-    unit = metadata.get("statistics_unit_of_measurement")
-    return {
-        "friendly_name": metadata.get("name"),
-        "unit": STATISTIC_UNITS.get(str(unit_class), unit),
-        "original_unit": unit,
-        "device_class": UNIT_CLASS_DEVICE_CLASS.get(str(unit_class)),
-        "state_class": "total" if metadata.get("has_sum") else "measurement",
-        "is_active": False,  # HA has statistics of it, but no current state
-        "updated_at": now,
-    }
-
-
-async def upsert_entity(
-    collection: AsyncCollection[dict[str, Any]],
-    entity_id: str,
-    fields: dict[str, Any],
-) -> None:
-    """Write one entity document; a new one starts untracked."""
-    await collection.update_one(
-        {"_id": entity_id},
-        {
-            "$set": fields,
-            "$setOnInsert": {"first_seen": fields["updated_at"], "is_tracked": False},
-        },
-        upsert=True,
+    return documents.state_fields(
+        state.get("attributes") or {}, state.get("state"), now
     )
 
 
 async def discover(
     client: HAClient, collection: AsyncCollection[dict[str, Any]]
 ) -> list[dict[str, Any]]:
-    """Upsert every energy-related entity HA has; return them with their state."""
+    """Upsert every energy entity HA has; return them with their state."""
     now = datetime.now(UTC)
     found = []
+    operations = []
     for state in await client.get_states():
         entity_id = state.get("entity_id", "")
         if not isinstance(entity_id, str) or not ENTITY_ID.match(entity_id):
             continue
-        if not is_energy_entity(state):
+        if not entities.is_energy_entity(entity_id, state.get("attributes") or {}):
             continue
-        fields = state_fields(state, now)
-        await upsert_entity(collection, entity_id, fields)
+        fields = _state_fields(state, now)
+        operations.append(_upsert(entity_id, fields))
         found.append(
             {
                 "entity_id": entity_id,
@@ -108,6 +58,8 @@ async def discover(
                 "last_updated": state.get("last_updated"),
             }
         )
+    if operations:
+        await collection.bulk_write(operations, ordered=False)
     return found
 
 
@@ -118,7 +70,7 @@ async def learn_entities(
 ) -> list[str]:
     """Write the documents of entities HA has (a state or statistics); return the rest.
 
-    An entity named explicitly is written whether or not it looks energy-related:
+    An entity named explicitly is written whether or not it is an energy entity:
     the user asked for it. Raises HAError when HA cannot be asked.
     """
     wanted = set(entity_ids)
@@ -128,8 +80,12 @@ async def learn_entities(
         for state in await client.get_states()
         if state.get("entity_id") in wanted
     }
-    for entity_id, state in states.items():
-        await upsert_entity(collection, entity_id, state_fields(state, now))
+    operations = [
+        _upsert(entity_id, _state_fields(state, now))
+        for entity_id, state in states.items()
+    ]
+    if operations:
+        await collection.bulk_write(operations, ordered=False)
     rest = sorted(wanted - set(states))
     if not rest:
         return []
@@ -138,8 +94,16 @@ async def learn_entities(
         for item in await _statistics_metadata(client, rest)
         if isinstance(item, dict) and item.get("statistic_id") in wanted
     }
-    for entity_id, item in metadata.items():
-        await upsert_entity(collection, entity_id, statistic_fields(item, now))
+    if metadata:
+        await collection.bulk_write(
+            [
+                _upsert(
+                    entity_id, documents.statistic_fields(item, now, STATISTIC_UNITS)
+                )
+                for entity_id, item in metadata.items()
+            ],
+            ordered=False,
+        )
     return [entity_id for entity_id in rest if entity_id not in metadata]
 
 

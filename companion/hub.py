@@ -12,10 +12,10 @@ from typing import Any
 from pymongo.errors import PyMongoError
 
 from .config import CompanionConfig
+from .core import schema
 from .ha_client import HAClient, HAError
 from .mongo import Mongo
 from .questdb import QuestDB
-from .core import schema
 from .store import Store
 from .zones import HomeTimeZone, valid_time_zone
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import math
 from typing import Any
 
-from .ha_client import HAClient
 from .core import schema
+from .ha_client import HAClient
 from .store import StatisticRow, Store
 
 # Windows are fetched in slices so a 7-day recovery never asks HA for everything at once.

@@ -29,6 +29,10 @@ def aware_utc(moment: datetime) -> datetime: ...
 def aware_utc(moment: None) -> None: ...
 
 
+@overload
+def aware_utc(moment: datetime | None) -> datetime | None: ...
+
+
 def aware_utc(moment: datetime | None) -> datetime | None:
     """`moment` with a naive one taken as UTC (asyncpg's timestamps, old documents)."""
     if moment is None:

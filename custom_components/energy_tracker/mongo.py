@@ -1,10 +1,10 @@
-"""MongoDB: connection test, entity documents (coalesced) and the forwarder heartbeat."""
+"""MongoDB: the client, the database name's check and the connection test."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pymongo import AsyncMongoClient, UpdateOne
+from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import (
     ConfigurationError,
@@ -63,12 +63,3 @@ async def ping(db: AsyncDatabase[MongoDocument]) -> None:
         raise CannotConnect(f"MongoDB: {err.code}") from err
     except PyMongoError as err:
         raise CannotConnect(f"MongoDB: {type(err).__name__}") from err
-
-
-def entity_update(
-    entity_id: str, fields: MongoDocument, on_insert: MongoDocument
-) -> UpdateOne:
-    """Build the upsert of one entity document (`on_insert` only set when created)."""
-    return UpdateOne(
-        {"_id": entity_id}, {"$set": fields, "$setOnInsert": on_insert}, upsert=True
-    )

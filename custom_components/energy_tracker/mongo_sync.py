@@ -7,11 +7,7 @@ from datetime import datetime
 import time
 from typing import TYPE_CHECKING, Any
 
-from homeassistant.const import (
-    ATTR_FRIENDLY_NAME,
-    STATE_UNAVAILABLE,
-    __version__ as ha_version,
-)
+from homeassistant.const import __version__ as ha_version
 from homeassistant.util import dt as dt_util
 from pymongo.errors import PyMongoError
 
@@ -22,24 +18,30 @@ from .const import (
     STATUS_DISCONNECTED,
     STATUS_OK,
 )
-from .mongo import MongoDocument, entity_update, is_auth_failure
+from .core.documents import (
+    FORWARDER_RUNNING,
+    SOURCE_INTEGRATION,
+    ForwarderState,
+    entity_upsert,
+    log_sync_run,
+    state_fields,
+    write_heartbeat,
+)
 from .core.schema import (
     ENTITIES,
-    FORWARDER_STATE,
-    SYNC_LOG,
     TRACKED_BY_COMPANION,
     TRACKED_BY_INTEGRATION,
     ensure_mongo_schema,
 )
-from .core.units import stored_unit
+from .mongo import MongoDocument, is_auth_failure
 
 if TYPE_CHECKING:
     from homeassistant.config_entries import ConfigEntry
     from pymongo.asynchronous.database import AsyncDatabase
 
     from .capture import Capture
+    from .core.ilp import Latest
     from .health import Health
-    from .ilp import Latest
     from .spool import Spool
 
 
@@ -88,7 +90,7 @@ class MongoSync:
                         self._schema_ready = True
                     await self.sync_entities()
                     if heartbeat:
-                        await self.heartbeat("running")
+                        await self.heartbeat(FORWARDER_RUNNING)
                         await self._refresh_choices()
                         last_heartbeat = time.monotonic()
             except PyMongoError as err:
@@ -112,7 +114,7 @@ class MongoSync:
         """Write entity documents and the heartbeat, and read the companion's choices, now."""
         async with self._lock:
             await self.sync_entities()
-            await self.heartbeat("running")
+            await self.heartbeat(FORWARDER_RUNNING)
             await self._refresh_choices()
 
     async def sync_entities(self) -> None:
@@ -125,27 +127,13 @@ class MongoSync:
         operations = []
         for entity_id, (state, timestamp, attributes) in taken.items():
             last_seen = dt_util.utc_from_timestamp(timestamp)
-            device_class = attributes.get("device_class")
-            unit = attributes.get("unit_of_measurement")
-            fields: MongoDocument = {
-                "friendly_name": attributes.get(ATTR_FRIENDLY_NAME),
-                "unit": stored_unit(device_class, unit)[0],
-                "original_unit": unit,
-                "device_class": device_class,
-                "state_class": attributes.get("state_class"),
-                "is_active": state != STATE_UNAVAILABLE,
-                "last_seen": last_seen,
-                "updated_at": now,
-            }
             operations.append(
-                entity_update(
+                entity_upsert(
                     entity_id,
-                    fields,
-                    {
-                        "first_seen": last_seen,
-                        "is_tracked": True,
-                        "tracked_by": TRACKED_BY_INTEGRATION,
-                    },
+                    state_fields(attributes, state, now, last_seen=last_seen),
+                    first_seen=last_seen,
+                    tracked=True,
+                    tracked_by=TRACKED_BY_INTEGRATION,
                 )
             )
         try:
@@ -158,27 +146,22 @@ class MongoSync:
     async def heartbeat(self, status: str) -> None:
         """Write this instance's forwarder_state document."""
         stats = self.stats
-        await self.mongo_db[FORWARDER_STATE].update_one(
-            {"_id": self.instance_id},
-            {
-                "$set": {
-                    "heartbeat_at": dt_util.utcnow(),
-                    "last_event_at": stats.last_event_at,
-                    "last_write_at": stats.last_write_at,
-                    "status": status,
-                    "questdb_status": stats.questdb_status,
-                    "mongodb_status": STATUS_OK,
-                    "counters": stats.as_dict(),
-                    "spool_rows": self.spool.rows,
-                    "spool_bytes": self.spool.bytes,
-                    "spool_max_bytes": self.spool.max_bytes,
-                    "config_entry_id": self.entry.entry_id,
-                    "ha_version": ha_version,
-                    "tracked_entities": sum(self.capture.decisions.values()),
-                }
-            },
-            upsert=True,
-        )
+        state: ForwarderState = {
+            "heartbeat_at": dt_util.utcnow(),
+            "last_event_at": stats.last_event_at,
+            "last_write_at": stats.last_write_at,
+            "status": status,
+            "questdb_status": stats.questdb_status,
+            "mongodb_status": STATUS_OK,
+            "counters": stats.as_dict(),
+            "spool_rows": self.spool.rows,
+            "spool_bytes": self.spool.bytes,
+            "spool_max_bytes": self.spool.max_bytes,
+            "config_entry_id": self.entry.entry_id,
+            "ha_version": ha_version,
+            "tracked_entities": sum(self.capture.decisions.values()),
+        }
+        await write_heartbeat(self.mongo_db, self.instance_id, state)
 
     async def _refresh_choices(self) -> None:
         """Read the companion's choices; keep the other documents' is_tracked true to our rules."""
@@ -228,27 +211,26 @@ class MongoSync:
     async def async_log_sync(
         self,
         kind: str,
-        start: datetime,
-        end: datetime,
+        window: tuple[datetime, datetime],
         entity_ids: list[str],
         result: dict[str, Any],
+        *,
+        started_at: datetime | None = None,
     ) -> None:
         """Record a run in sync_log (best effort: MongoDB may be down)."""
+        finished_at = dt_util.utcnow()
         try:
             async with asyncio.timeout(10):
-                await self.mongo_db[SYNC_LOG].insert_one(
-                    {
-                        "kind": kind,
-                        "source": "integration",
-                        "instance_id": self.instance_id,
-                        "started_at": dt_util.utcnow(),
-                        "window_start": start,
-                        "window_end": end,
-                        "entities": entity_ids[:1000],
-                        "rows": result.get("readings", 0) + result.get("statistics", 0),
-                        "result": result,
-                        "outcome": "ok",
-                    }
+                await log_sync_run(
+                    self.mongo_db,
+                    kind,
+                    source=SOURCE_INTEGRATION,
+                    started_at=started_at or finished_at,
+                    finished_at=finished_at,
+                    window=window,
+                    entity_ids=entity_ids,
+                    rows=result.get("readings", 0) + result.get("statistics", 0),
+                    details={"instance_id": self.instance_id, "result": result},
                 )
         except (PyMongoError, TimeoutError):
             self._set_status(STATUS_DISCONNECTED)

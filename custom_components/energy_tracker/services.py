@@ -35,11 +35,10 @@ from .const import (
     SERVICE_BACKFILL,
     SERVICE_FLUSH,
 )
-from .errors import CannotConnect, InvalidAuth, RowsRejected
-from .ilp import serialise_readings, serialise_statistics
-from .questdb_http import QuestDBHttp
-from .recorded import async_recorded_readings
+from .core.ilp import recorder_statistics, serialise_readings, serialise_statistics
+from .core.questdb_http import QuestDBError, QuestDBHttp, QuestDBRefusedError
 from .core.schema import SOURCE_BACKFILL, ensure_questdb_schema
+from .recorded import async_recorded_readings
 
 if TYPE_CHECKING:
     from .forwarder import Forwarder
@@ -196,7 +195,7 @@ async def _async_backfill(hass: HomeAssistant, call: ServiceCall) -> ServiceResp
     questdb = forwarder.questdb
     try:
         await ensure_questdb_schema(questdb.execute)
-    except (CannotConnect, InvalidAuth, RowsRejected) as err:
+    except QuestDBError as err:
         raise HomeAssistantError(
             translation_domain=DOMAIN, translation_key="questdb_down"
         ) from err
@@ -204,16 +203,16 @@ async def _async_backfill(hass: HomeAssistant, call: ServiceCall) -> ServiceResp
     try:
         readings = await _backfill_states(hass, questdb, start, end, entity_ids)
         stats_rows = await _backfill_statistics(hass, questdb, start, end, entity_ids)
-    except (CannotConnect, InvalidAuth) as err:
-        raise HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key="questdb_down",
-        ) from err
-    except RowsRejected as err:
+    except QuestDBRefusedError as err:
         raise HomeAssistantError(
             translation_domain=DOMAIN,
             translation_key="rows_rejected",
             translation_placeholders={"message": err.message[:300]},
+        ) from err
+    except QuestDBError as err:
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="questdb_down",
         ) from err
 
     response: dict[str, Any] = {
@@ -223,7 +222,7 @@ async def _async_backfill(hass: HomeAssistant, call: ServiceCall) -> ServiceResp
         "start": start.isoformat(),
         "end": end.isoformat(),
     }
-    await forwarder.mongo.async_log_sync("backfill", start, end, entity_ids, response)
+    await forwarder.mongo.async_log_sync("backfill", (start, end), entity_ids, response)
     return response
 
 
@@ -285,7 +284,7 @@ async def _backfill_statistics(
             current = hass.states.get(statistic_id)
             device_class = current.attributes.get("device_class") if current else None
             payload, count = await hass.async_add_executor_job(
-                serialise_statistics,
+                _serialise_recorder_statistics,
                 statistic_id,
                 period,
                 cast("list[Mapping[str, Any]]", rows_of_id),
@@ -296,3 +295,16 @@ async def _backfill_statistics(
                 await questdb.write(payload)
                 written += count
     return written
+
+
+def _serialise_recorder_statistics(
+    entity_id: str,
+    period: str,
+    rows: list[Mapping[str, Any]],
+    device_class: str | None,
+    unit: str | None,
+) -> tuple[bytes, int]:
+    """Serialise the recorder's statistics rows of one entity (in the executor)."""
+    return serialise_statistics(
+        recorder_statistics(entity_id, period, rows, device_class, unit)
+    )

@@ -5,7 +5,8 @@ Precedence (the first rule that matches decides):
 2. options: exclude globs, then include globs;
 3. MongoDB `entities.is_tracked` where `tracked_by` is the companion (the user's choice);
 4. the entity is in HA's Energy dashboard preferences → tracked;
-5. a `sensor` whose device class is energy, power, gas or water → tracked.
+5. an energy entity (`core.entities.is_energy_entity`: a `sensor` whose device class
+   is energy, power, gas or water) → tracked.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from .const import (
     CONF_INCLUDE_ENTITIES,
     CONF_INCLUDE_GLOBS,
 )
-from .core.units import TRACKED_DEVICE_CLASSES
+from .core.entities import is_energy_entity
 
 
 class TrackingRules:
@@ -60,11 +61,7 @@ class TrackingRules:
             return choice
         if entity_id in self.energy_prefs:
             return True
-        return (
-            state is not None
-            and entity_id.startswith("sensor.")
-            and state.attributes.get("device_class") in TRACKED_DEVICE_CLASSES
-        )
+        return state is not None and is_energy_entity(entity_id, state.attributes)
 
 
 # The lists of HA's Energy preferences that name entities: sources (grid, solar,
