@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-import contextlib
-from functools import partial
 from typing import Any
 
 from homeassistant.config_entries import (
@@ -15,9 +13,6 @@ from homeassistant.config_entries import (
 )
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import selector
-from homeassistant.helpers.aiohttp_client import async_get_clientsession
-from pymongo import uri_parser
-from pymongo.errors import PyMongoError
 import voluptuous as vol
 
 from .const import (
@@ -34,22 +29,20 @@ from .const import (
     CONF_QUESTDB_USERNAME,
     CONF_SPOOL_MAX_MB,
     CONF_VERIFY_SSL,
-    CONNECT_TEST_TIMEOUT,
     DEFAULT_MONGODB_DATABASE,
     DEFAULT_SPOOL_MAX_MB,
     DOMAIN,
     LOGGER,
 )
-from .errors import (
-    CannotConnect,
-    InvalidAuth,
-    InvalidDatabaseName,
-    InvalidUri,
-    RowsRejected,
+from .core.questdb_http import validate_questdb_url
+from .errors import CannotConnect, InvalidAuth, InvalidDatabaseName, InvalidUri
+from .validation import (
+    async_validate_mongodb,
+    async_validate_questdb,
+    is_entity_glob,
+    is_http_url,
+    unique_id_for,
 )
-from .mongo import create_client, database, ping
-from .panel import validate_panel_url
-from .questdb_http import QuestDBHttp, validate_questdb_url
 
 _TEXT = selector.TextSelector()
 _PASSWORD = selector.TextSelector(
@@ -107,51 +100,12 @@ def _clean(user_input: Mapping[str, Any]) -> dict[str, Any]:
     return data
 
 
-def unique_id_for(data: Mapping[str, Any]) -> str:
-    """Identify a QuestDB + MongoDB pair without any credentials."""
-    parsed = uri_parser.parse_uri(data[CONF_MONGODB_URI], connect_timeout=1)
-    hosts = ",".join(sorted(f"{host}:{port}" for host, port in parsed["nodelist"]))
-    if not hosts and parsed.get("fqdn"):
-        hosts = str(parsed["fqdn"])
-    questdb = validate_questdb_url(data[CONF_QUESTDB_URL]).lower()
-    return f"{questdb}|mongodb://{hosts}/{data[CONF_MONGODB_DATABASE]}"
-
-
-async def async_validate_questdb(hass: HomeAssistant, data: Mapping[str, Any]) -> None:
-    """Connect to QuestDB with the given settings; raise a specific error."""
-    client = QuestDBHttp(
-        async_get_clientsession(hass, verify_ssl=data.get(CONF_VERIFY_SSL, True)),
-        data[CONF_QUESTDB_URL],
-        username=data.get(CONF_QUESTDB_USERNAME),
-        password=data.get(CONF_QUESTDB_PASSWORD),
-        token=data.get(CONF_QUESTDB_TOKEN),
-        timeout=CONNECT_TEST_TIMEOUT,
-    )
-    try:
-        await client.execute("select 1")
-    except RowsRejected as err:
-        raise CannotConnect("QuestDB did not run a simple query") from err
-
-
-async def async_validate_mongodb(hass: HomeAssistant, data: Mapping[str, Any]) -> None:
-    """Connect to MongoDB with the given settings; raise a specific error."""
-    client = await hass.async_add_executor_job(
-        partial(create_client, data[CONF_MONGODB_URI], 5000)
-    )
-    try:
-        await ping(database(client, data[CONF_MONGODB_DATABASE]))
-    finally:
-        with contextlib.suppress(PyMongoError):
-            await client.close()
-
-
 async def async_validate(
     hass: HomeAssistant, data: Mapping[str, Any], *, mongodb: bool = True
 ) -> dict[str, str]:
     """Test both connections; return errors keyed by the form field at fault."""
     errors: dict[str, str] = {}
     try:
-        validate_questdb_url(data[CONF_QUESTDB_URL])
         await async_validate_questdb(hass, data)
     except InvalidUri:
         errors[CONF_QUESTDB_URL] = "invalid_uri"
@@ -333,11 +287,11 @@ class EnergyTrackerOptionsFlow(OptionsFlow):
             if both:
                 errors[CONF_EXCLUDE_ENTITIES] = "include_exclude_overlap"
             elif any(
-                not _valid_glob(g)
+                not is_entity_glob(g)
                 for g in options[CONF_INCLUDE_GLOBS] + options[CONF_EXCLUDE_GLOBS]
             ):
                 errors["base"] = "invalid_glob"
-            elif options[CONF_PANEL_URL] and not _valid_url(options[CONF_PANEL_URL]):
+            elif options[CONF_PANEL_URL] and not is_http_url(options[CONF_PANEL_URL]):
                 errors[CONF_PANEL_URL] = "invalid_url"
             else:
                 return self.async_create_entry(data=options)
@@ -383,21 +337,6 @@ def _globs(value: Any) -> list[str]:
         return []
     items = value.split(",") if isinstance(value, str) else list(value)
     return [str(item).strip() for item in items if str(item).strip()]
-
-
-def _valid_glob(pattern: str) -> bool:
-    """Accept globs of entity ids: lower case, digits, `_`, `.`, `*`, `?`, `[]`."""
-    allowed = set("abcdefghijklmnopqrstuvwxyz0123456789_.*?[]!-")
-    return bool(pattern) and set(pattern) <= allowed
-
-
-def _valid_url(value: str) -> bool:
-    """Accept an http(s) address with a host."""
-    try:
-        validate_panel_url(value)
-    except ValueError:
-        return False
-    return True
 
 
 def default_options() -> dict[str, Any]:
