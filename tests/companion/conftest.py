@@ -1,4 +1,4 @@
-"""Fixtures of the companion tests: a real Home Assistant process, shared per session."""
+"""Fixtures and helpers of the companion tests: a real Home Assistant process, shared per session."""
 
 from __future__ import annotations
 
@@ -14,10 +14,13 @@ from starlette.types import Receive, Scope, Send
 
 from companion.app import create_app
 from companion.config import CompanionConfig
+from companion.core import schema
 from companion.hub import Hub
 from companion.jobs import Jobs
 from tests.ha import HomeAssistant
-from tests.servers import Servers
+from tests.servers import Servers, wait_for_rows
+
+from .readings_path import Reading, write_readings
 
 
 @pytest.fixture
@@ -104,3 +107,57 @@ async def companion(
         yield running
         await running.jobs.wait_idle()
         await running.hub.mongo.client.drop_database(mongodb_database_name)
+
+
+async def add_entity(
+    companion: Companion,
+    entity_id: str,
+    *,
+    device_class: str = "energy",
+    state_class: str = "total_increasing",
+    unit: str = "kWh",
+    tracked: bool = True,
+) -> None:
+    """Register an entity in the companion's MongoDB, as the integration would."""
+    await companion.hub.mongo.db[schema.ENTITIES].update_one(
+        {"_id": entity_id},
+        {
+            "$set": {
+                "friendly_name": entity_id.split(".")[1],
+                "unit": unit,
+                "device_class": device_class,
+                "state_class": state_class,
+                "is_tracked": tracked,
+                "is_active": True,
+            }
+        },
+        upsert=True,
+    )
+
+
+async def write(
+    companion: Companion,
+    servers: Servers,
+    entity_id: str,
+    points: list[tuple[datetime, float]],
+    unit: str = "kWh",
+) -> None:
+    """Write live energy readings of one entity and wait until QuestDB shows them all."""
+    await write_readings(
+        companion.hub.store,
+        [
+            Reading(ts, entity_id, value, unit, "energy", "total_increasing", "live")
+            for ts, value in points
+        ],
+    )
+    await wait_for_rows(
+        servers,
+        f"select ts from energy_readings where entity_id = '{entity_id}'",
+        len(points),
+    )
+
+
+def error_code(response: httpx.Response) -> str:
+    """The `error.code` of an API error response."""
+    body: dict[str, Any] = response.json()
+    return str(body["error"]["code"])

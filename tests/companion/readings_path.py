@@ -1,4 +1,4 @@
-"""The row-by-row readings path of the tests: `Reading` objects written one line each.
+"""The row-by-row readings path of the tests: `Reading` objects written one row each.
 
 The companion writes HA's history without an object per row (`history_writes`);
 this slow path is its reference, and writes single readings for API tests.
@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+import math
 from typing import Any
 
-from companion.core import schema, units
+from companion.core import ilp, schema, units
 from companion.store import Store
-from companion.store.ilp import post_lines, readings_prefix
 from companion.sync import _number
 from companion.timestamps import to_nanos
 
@@ -73,21 +73,20 @@ def history_to_readings(
 
 
 async def write_readings(store: Store, readings: Iterable[Reading]) -> int:
-    """Write readings; returns how many rows were sent."""
-    prefixes: dict[tuple[str, str | None, str | None, str | None, str], str] = {}
-    lines = []
+    """Write readings one series per row; returns how many rows were sent."""
+    series: list[tuple[ilp.Symbols, list[float], list[int]]] = []
     for item in readings:
-        key = (
-            item.entity_id,
-            item.unit,
-            item.device_class,
-            item.state_class,
-            item.source,
-        )
-        prefix = prefixes.get(key)
-        if prefix is None:
-            prefix = prefixes[key] = readings_prefix(*key)
-        value = "NaN" if item.value is None else repr(item.value)
-        lines.append(f"{prefix}{value} {to_nanos(item.ts)}\n")
-    await post_lines(store.questdb, lines)
-    return len(lines)
+        symbols: ilp.Symbols = {
+            "entity_id": item.entity_id,
+            "unit": item.unit or None,
+            "device_class": item.device_class or None,
+            "state_class": item.state_class or None,
+            "source": item.source,
+        }
+        value = math.nan if item.value is None else item.value
+        series.append((symbols, [value], [to_nanos(item.ts)]))
+    if not series:
+        return 0
+    await store.questdb.ensure_schema()
+    await store.questdb.write_ilp(ilp.serialise_series(series))
+    return len(series)

@@ -7,65 +7,19 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
-
 from companion.core import schema
 from tests.ha import HomeAssistant
 from tests.servers import Servers, wait_for_rows
 
-from .conftest import Companion, companion_config, run_companion
+from .conftest import (
+    Companion,
+    add_entity,
+    companion_config,
+    error_code,
+    run_companion,
+    write,
+)
 from .readings_path import Reading, write_readings
-
-
-async def add_entity(
-    companion: Companion,
-    entity_id: str,
-    *,
-    device_class: str = "energy",
-    state_class: str = "total_increasing",
-    unit: str = "kWh",
-    tracked: bool = True,
-) -> None:
-    await companion.hub.mongo.db[schema.ENTITIES].update_one(
-        {"_id": entity_id},
-        {
-            "$set": {
-                "friendly_name": entity_id.split(".")[1],
-                "unit": unit,
-                "device_class": device_class,
-                "state_class": state_class,
-                "is_tracked": tracked,
-                "is_active": True,
-            }
-        },
-        upsert=True,
-    )
-
-
-async def write(
-    companion: Companion,
-    servers: Servers,
-    entity_id: str,
-    points: list[tuple[datetime, float]],
-    unit: str = "kWh",
-) -> None:
-    await write_readings(
-        companion.hub.store,
-        [
-            Reading(ts, entity_id, value, unit, "energy", "total_increasing", "live")
-            for ts, value in points
-        ],
-    )
-    await wait_for_rows(
-        servers,
-        f"select ts from energy_readings where entity_id = '{entity_id}'",
-        len(points),
-    )
-
-
-def error_code(response: httpx.Response) -> str:
-    body: dict[str, Any] = response.json()
-    return str(body["error"]["code"])
 
 
 async def test_openapi_and_unknown_routes(companion: Companion) -> None:
@@ -378,6 +332,8 @@ async def test_settings_discovery_and_tracking(
     energy = f"sensor.discover_energy_{entity_suffix}"
     power = f"sensor.discover_power_{entity_suffix}"
     other = f"sensor.discover_temp_{entity_suffix}"
+    # A unit alone does not make an energy entity: the integration would not track it.
+    no_class = f"sensor.discover_unclassed_{entity_suffix}"
     await asyncio.to_thread(
         home_assistant.post_state,
         energy,
@@ -392,6 +348,16 @@ async def test_settings_discovery_and_tracking(
         home_assistant.post_state,
         power,
         500,
+        {
+            "unit_of_measurement": "kW",
+            "device_class": "power",
+            "state_class": "measurement",
+        },
+    )
+    await asyncio.to_thread(
+        home_assistant.post_state,
+        no_class,
+        2,
         {"unit_of_measurement": "kW", "state_class": "measurement"},
     )
     await asyncio.to_thread(
@@ -403,7 +369,8 @@ async def test_settings_discovery_and_tracking(
     response = await companion.http.post("/api/settings/discover-entities")
     assert response.status_code == 200
     found = {e["entity_id"]: e for e in response.json()["entities"]}
-    assert energy in found and power in found and other not in found
+    assert energy in found and power in found
+    assert other not in found and no_class not in found
     assert found[energy]["unit"] == "kWh"
     # Each entity's current state in HA (the dashboard's "last value").
     assert found[energy]["state"] == "10"
@@ -669,3 +636,76 @@ async def test_sync_log_newest_first_limited_and_validated(
     ).status_code == 400
     document = (await companion.http.get("/api/openapi.json")).json()
     assert "/api/sync-log" in document["paths"]
+
+
+async def test_openapi_document_and_validation_come_from_the_models(
+    companion: Companion, entity_suffix: str
+) -> None:
+    """What the document says is accepted is what the API checks, with its codes."""
+    from companion.api.models import PERIODS
+
+    assert PERIODS == schema.STATISTICS_PERIODS
+    document = (await companion.http.get("/api/openapi.json")).json()
+    paths = document["paths"]
+    sync = paths["/api/statistics/sync"]["post"]["requestBody"]["content"][
+        "application/json"
+    ]["schema"]
+    assert sync["additionalProperties"] is False
+    assert set(sync["properties"]) == {"entity_ids", "start_time", "end_time", "period"}
+    assert sync["properties"]["period"]["enum"] == list(PERIODS)
+    backfill = paths["/api/backfill"]["post"]["requestBody"]["content"][
+        "application/json"
+    ]["schema"]
+    assert set(backfill["properties"]) == {"entity_ids", "start_time", "end_time"}
+    readings = paths["/api/readings/{entity_id}"]["get"]
+    assert [p["name"] for p in readings["parameters"]] == [
+        "entity_id",
+        "since",
+        "until",
+        "limit",
+        "format",
+    ]
+    for path_item in paths.values():
+        for operation in path_item.values():
+            for status, answer in operation["responses"].items():
+                schema_ = answer["content"]["application/json"]["schema"]
+                if int(status) >= 400:
+                    assert schema_ == {"$ref": "#/components/schemas/ErrorBody"}
+    for body, code in (
+        ({"period": "week"}, "bad_period"),
+        ({"start_time": "soon"}, "bad_time"),
+        ({"end_time": "1900-01-01T00:00:00Z"}, "bad_time"),
+        (
+            {"start_time": "2026-03-02T00:00:00Z", "end_time": "2026-03-01T00:00:00Z"},
+            "bad_range",
+        ),
+        (
+            {"start_time": "2024-01-01T00:00:00Z", "end_time": "2026-01-01T00:00:00Z"},
+            "bad_range",
+        ),
+        ({"entity_ids": "sensor.a"}, "bad_parameter"),
+        ({"entity_ids": ["Not An Id"]}, "bad_parameter"),
+        ({"entity_ids": [f"sensor.e{i}" for i in range(1001)]}, "bad_parameter"),
+        ({"what": 1}, "bad_parameter"),
+    ):
+        answer = await companion.http.post("/api/statistics/sync", json=body)
+        assert answer.status_code == 400, (body, answer.text)
+        assert error_code(answer) == code, (body, answer.text)
+        assert answer.json()["error"]["message"], body
+    unknown = await companion.http.post("/api/statistics/sync", json={"what": 1})
+    assert unknown.json()["error"]["message"] == "unknown field 'what'"
+    entity_id = f"sensor.api_models_{entity_suffix}"
+    await add_entity(companion, entity_id)
+    for params, code in (
+        ({"tracked": "yes"}, "bad_parameter"),
+        ({"limit": "²"}, "bad_limit"),
+    ):
+        path = "/api/entities" if "tracked" in params else "/api/sync-log"
+        answer = await companion.http.get(path, params=params)
+        assert answer.status_code == 400, (params, answer.text)
+        assert error_code(answer) == code
+    bad_since = await companion.http.get(
+        f"/api/readings/{entity_id}", params={"since": "x"}
+    )
+    assert bad_since.json()["error"]["message"] == "since must be an ISO 8601 time"
+    assert (await companion.http.get("/api/jobs/" + "A" * 32)).status_code == 404

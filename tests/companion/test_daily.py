@@ -15,13 +15,20 @@ from pymongo.asynchronous.database import AsyncDatabase
 import pytest
 
 from companion.config import CompanionConfig, ConfigError
-from companion.ha_client import HAClient
 from companion.core import schema
+from companion.ha_client import HAClient
 from tests.ha import HomeAssistant
 from tests.servers import Servers, free_port, wait_for_rows
 
-from .conftest import Companion, companion_config, hour, run_companion
-from .test_api import add_entity, error_code, write
+from .conftest import (
+    Companion,
+    add_entity,
+    companion_config,
+    error_code,
+    hour,
+    run_companion,
+    write,
+)
 
 ZONE = ZoneInfo("Europe/Amsterdam")  # HA's time zone in the test config
 STEP = timedelta(minutes=15)

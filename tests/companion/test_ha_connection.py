@@ -26,8 +26,8 @@ import httpx
 import pytest
 import pytest_socket  # type: ignore[import-untyped]
 
-from companion.ha_client import HACheckError, check_connection
 from companion.core import schema
+from companion.ha_client import HACheckError, check_connection
 from tests.ha import HomeAssistant
 from tests.servers import Servers, free_port
 

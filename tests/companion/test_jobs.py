@@ -7,14 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from companion.core import documents, schema
 from companion.ha_client import HAClient
 from companion.jobs import GAPS, Jobs
-from companion.core import schema
 from tests.ha import HomeAssistant
 from tests.servers import Servers, questdb_rows, wait_for_rows
 
-from .conftest import Companion, hour
-from .test_api import add_entity
+from .conftest import Companion, add_entity, hour
 
 ENERGY = {
     "unit_of_measurement": "Wh",
@@ -38,6 +37,25 @@ async def wait_for_history(
     finally:
         await client.close()
     raise AssertionError(f"HA did not record {count} states of {entity_id}")
+
+
+def forwarder_state(heartbeat_at: datetime) -> documents.ForwarderState:
+    """The heartbeat of a forwarder whose last event came with its heartbeat."""
+    return {
+        "heartbeat_at": heartbeat_at,
+        "last_event_at": heartbeat_at,
+        "last_write_at": heartbeat_at,
+        "status": documents.FORWARDER_RUNNING,
+        "questdb_status": "ok",
+        "mongodb_status": "ok",
+        "counters": {},
+        "spool_rows": 0,
+        "spool_bytes": 0,
+        "spool_max_bytes": 0,
+        "config_entry_id": "entry",
+        "ha_version": "2026.2.3",
+        "tracked_entities": 1,
+    }
 
 
 def readings_sql(entity_id: str) -> str:
@@ -108,15 +126,9 @@ async def test_gap_is_filled_once_capture_resumes_and_a_rerun_adds_nothing(
     db = companion.hub.mongo.db
     instance = f"ha-{entity_suffix}"
     stopped = datetime.now(UTC) - timedelta(minutes=10)
-    # The forwarder stopped 10 minutes ago: its heartbeat is stale.
-    await db[schema.FORWARDER_STATE].insert_one(
-        {
-            "_id": instance,
-            "heartbeat_at": stopped,
-            "last_event_at": stopped,
-            "status": "running",
-        }
-    )
+    # The forwarder stopped 10 minutes ago: its heartbeat (written as the
+    # integration writes it) is stale.
+    await documents.write_heartbeat(db, instance, forwarder_state(stopped))
     since = datetime.now(UTC) - timedelta(seconds=1)
     for value in (1000, 1500, 2250):  # HA records states the forwarder never saw
         await asyncio.to_thread(home_assistant.post_state, entity_id, value, ENERGY)

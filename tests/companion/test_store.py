@@ -8,14 +8,9 @@ from typing import Any
 
 from hypothesis import given, settings, strategies as st
 
-from companion.core import schema
+from companion.core import ilp, schema
 from companion.store import StatisticRow
-from companion.store.history_writes import (
-    _history_body,
-    _run_lines,
-    _runs_text,
-    _series,
-)
+from companion.store.history_writes import _history_body, _run_rows, _runs_series
 from tests.servers import Servers, wait_for_rows
 
 from .conftest import Companion
@@ -182,29 +177,26 @@ def test_group_of_runs_in_one_pass_equals_the_row_by_row_conversion(
 
 
 def _assert_row_by_row(states: list[dict[str, Any]], *, drop_lu: bool) -> bool:
-    """Compare `_history_body` with `_run_lines` per state; True if one numpy pass did it."""
+    """Compare `_history_body` with `_run_rows` per state; True if one numpy pass did it."""
     if drop_lu and states:
         # HA leaves lu out when it equals lc.
         states[0] = {**states[0], "lc": states[0].pop("lu")}
     lower, upper = 1_700_000_000_000_000, 1_700_003_600_000_000
     history = {"sensor.x": states, "sensor.y": states[::-1], "sensor.z": states[:3]}
     body, rows = _history_body(history, list(history), lower, upper, "backfill")
-    expected = b""
-    count = 0
+    expected: list[tuple[ilp.Symbols, list[float], list[int]]] = []
     for entity_id, series in history.items():
         attributes: Mapping[str, Any] = {}
         for index, item in enumerate(series):
             if "a" in item or not index:
                 attributes = item.get("a") or attributes
-            prefix, factor = _series(entity_id, attributes, "backfill")
-            text, n = _run_lines(prefix, factor, [item], lower, upper)
-            expected += text
-            count += n
-    assert rows == count
-    assert _parsed(body) == _parsed(expected)
+            symbols, factor = ilp.reading_symbols(entity_id, attributes, "backfill")
+            expected += _run_rows((symbols, factor, [item]), lower, upper)
+    assert rows == sum(len(nanos) for _, _, nanos in expected)
+    assert body == (ilp.serialise_series(expected, protocol_version=2) if rows else b"")
     runs = [
-        (*_series(entity_id, {}, "backfill"), series)
+        (*ilp.reading_symbols(entity_id, {}, "backfill"), series)
         for entity_id, series in history.items()
         if series
     ]
-    return bool(runs) and _runs_text(runs, lower, upper) is not None
+    return bool(runs) and _runs_series(runs, lower, upper) is not None

@@ -141,6 +141,36 @@ async def test_entity_with_a_state_is_written_as_discovery_does(
     assert learnt["unit"] == "kWh" and learnt["friendly_name"] == "Undiscovered meter"
 
 
+async def test_discovery_lists_what_the_integration_tracks_by_default(
+    companion: Companion, home_assistant: HomeAssistant, entity_suffix: str
+) -> None:
+    """Discovery applies the integration's energy-entity rule to HA's own states."""
+    from homeassistant.core import State
+
+    from custom_components.energy_tracker.tracking import TrackingRules
+
+    energy = {"device_class": "energy", "unit_of_measurement": "kWh"}
+    cases = {
+        f"sensor.rule_meter_{entity_suffix}": (energy, True),
+        f"sensor.rule_power_{entity_suffix}": (
+            {"device_class": "power", "unit_of_measurement": "kW"},
+            True,
+        ),
+        f"sensor.rule_plain_{entity_suffix}": ({"unit_of_measurement": "kWh"}, False),
+        f"number.rule_limit_{entity_suffix}": (energy, False),
+    }
+    for entity_id, (attributes, _) in cases.items():
+        await asyncio.to_thread(home_assistant.post_state, entity_id, 5, attributes)
+    response = await companion.http.post("/api/settings/discover-entities")
+    assert response.status_code == 200
+    found = {entity["entity_id"] for entity in response.json()["entities"]}
+    rules = TrackingRules({})
+    for entity_id, (attributes, expected) in cases.items():
+        assert (entity_id in found) is expected, entity_id
+        tracked = rules.decide(entity_id, State(entity_id, "5", attributes))
+        assert tracked is expected, entity_id
+
+
 async def test_entity_home_assistant_lacks_is_404_with_the_reason(
     companion: Companion, entity_suffix: str
 ) -> None:

@@ -17,8 +17,8 @@ from typing import Any
 from pymongo import AsyncMongoClient
 from questdb import Protocol, Sender, TimestampNanos
 
-from companion.hub import TIME_ZONE_SETTING_ID
 from companion.core import schema
+from companion.hub import TIME_ZONE_SETTING_ID
 from tests.servers import Servers, questdb_rows
 
 HOUR = timedelta(hours=1)

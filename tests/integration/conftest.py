@@ -22,7 +22,7 @@ from pymongo import AsyncMongoClient
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry  # type: ignore[import-untyped]
 
-from custom_components.energy_tracker.config_flow import default_options, unique_id_for
+from custom_components.energy_tracker.config_flow import default_options
 from custom_components.energy_tracker.const import (
     CONF_MONGODB_DATABASE,
     CONF_MONGODB_URI,
@@ -30,11 +30,18 @@ from custom_components.energy_tracker.const import (
     CONF_VERIFY_SSL,
     DOMAIN,
 )
+from custom_components.energy_tracker.validation import unique_id_for
 from tests.ha import deprecation_report
 from tests.servers import Servers
 
 QUESTDB_USER = "admin"
 QUESTDB_PASSWORD = "s3cret-Pw-7731"
+# A kWh meter's attributes, as an energy sensor reports them.
+ENERGY = {
+    "device_class": "energy",
+    "unit_of_measurement": "kWh",
+    "state_class": "total_increasing",
+}
 
 
 @pytest.fixture(autouse=True)

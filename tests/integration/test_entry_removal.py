@@ -9,8 +9,7 @@ from homeassistant.core import HomeAssistant
 
 from tests.servers import Servers
 
-from .conftest import closed_port, make_entry, setup_entry
-from .test_forwarder import ENERGY
+from .conftest import ENERGY, closed_port, make_entry, setup_entry
 
 
 def _spool_root(hass: HomeAssistant) -> Path:

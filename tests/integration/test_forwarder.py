@@ -35,13 +35,7 @@ from custom_components.energy_tracker.const import (
 )
 from tests.servers import Servers, questdb_rows, wait_for_rows
 
-from .conftest import make_entry, setup_entry
-
-ENERGY = {
-    "device_class": "energy",
-    "unit_of_measurement": "kWh",
-    "state_class": "total_increasing",
-}
+from .conftest import ENERGY, make_entry, setup_entry
 
 
 def _iso(ts: datetime) -> str:

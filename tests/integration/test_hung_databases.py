@@ -37,8 +37,7 @@ from tests.servers import (
     wait_for_rows,
 )
 
-from .conftest import Refusing, make_entry, questdb_refusing, setup_entry
-from .test_forwarder import ENERGY
+from .conftest import ENERGY, Refusing, make_entry, questdb_refusing, setup_entry
 
 LOGGER_NAME = "custom_components.energy_tracker"
 # Set-up may wait SETUP_CHECK_TIMEOUT for QuestDB's answer, and no more.

@@ -21,8 +21,14 @@ from custom_components.energy_tracker.const import (
 )
 from tests.servers import SERVICES_SCRIPT, Servers, questdb_rows, wait_for_rows
 
-from .conftest import Refusing, closed_port, make_entry, questdb_refusing, setup_entry
-from .test_forwarder import ENERGY
+from .conftest import (
+    ENERGY,
+    Refusing,
+    closed_port,
+    make_entry,
+    questdb_refusing,
+    setup_entry,
+)
 
 
 def _services(servers: Servers, *args: str) -> None:

@@ -8,8 +8,8 @@ from typing import Any
 from homeassistant.core import HomeAssistant, State
 
 from custom_components.energy_tracker.capture import Capture, Readings
+from custom_components.energy_tracker.core.ilp import serialise_readings
 from custom_components.energy_tracker.health import ForwarderStats
-from custom_components.energy_tracker.ilp import serialise_readings
 from custom_components.energy_tracker.tracking import TrackingRules
 
 ENERGY_WH = {"device_class": "energy", "unit_of_measurement": "Wh"}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from homeassistant.components.recorder.models import (
     StatisticData,
@@ -18,6 +18,7 @@ from homeassistant.exceptions import (
     Unauthorized,
 )
 from homeassistant.util import dt as dt_util
+from pymongo.asynchronous.database import AsyncDatabase
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUser  # type: ignore[import-untyped]
 from pytest_homeassistant_custom_component.components.recorder.common import (  # type: ignore[import-untyped]
@@ -27,8 +28,7 @@ from pytest_homeassistant_custom_component.components.recorder.common import (  
 from custom_components.energy_tracker.const import CONF_EXCLUDE_ENTITIES, DOMAIN
 from tests.servers import Servers, questdb_rows, wait_for_rows
 
-from .conftest import closed_port, make_entry, setup_entry
-from .test_forwarder import ENERGY
+from .conftest import ENERGY, closed_port, make_entry, setup_entry
 
 
 async def test_backfill_matches_recorder_and_is_idempotent(
@@ -36,6 +36,7 @@ async def test_backfill_matches_recorder_and_is_idempotent(
     servers: Servers,
     mongodb_database_name: str,
     entity_suffix: str,
+    mongo_db: AsyncDatabase[dict[str, object]],
 ) -> None:
     meter = f"sensor.bf_{entity_suffix}"
     # Excluded from live forwarding, so every row in QuestDB comes from the backfill.
@@ -80,6 +81,14 @@ async def test_backfill_matches_recorder_and_is_idempotent(
     assert first["entities"] == 1
     assert first["readings"] == 5
     assert first["statistics"] == 2
+    # Logged with the fields the companion's runs have, which its API reads.
+    run = await mongo_db["sync_log"].find_one({"kind": "backfill"})
+    assert run is not None
+    assert (run["source"], run["outcome"], run["error"]) == ("integration", "ok", None)
+    assert (run["entity_count"], run["entities"], run["rows"]) == (1, [meter], 7)
+    assert isinstance(run["finished_at"], datetime)
+    assert isinstance(run["started_at"], datetime)
+    assert run["finished_at"] >= run["started_at"]
     rows = await wait_for_rows(
         servers,
         f"select ts, value, unit, source from energy_readings where entity_id = '{meter}' order by ts",

@@ -21,8 +21,7 @@ from custom_components.energy_tracker.const import (
 )
 from tests.servers import Servers, questdb_rows, wait_for_rows
 
-from .conftest import QUESTDB_PASSWORD, QUESTDB_USER, make_entry, setup_entry
-from .test_forwarder import ENERGY
+from .conftest import ENERGY, QUESTDB_PASSWORD, QUESTDB_USER, make_entry, setup_entry
 
 POWER = {"device_class": "power", "unit_of_measurement": "W"}
 TEMPERATURE = {"device_class": "temperature", "unit_of_measurement": "°C"}

@@ -25,15 +25,10 @@ from pymongo import MongoClient
 import pytest
 
 from tests.servers import Servers, questdb_rows
-from tools.stack import Stack, StackPorts, http_json
+from tools.stack import Stack, http_json
 
-PORTS = StackPorts(
-    questdb_http=9800,
-    questdb_pg=9612,
-    mongodb=27817,
-    home_assistant=8823,
-    companion=8899,
-)
+from .conftest import FAULT_STACK_PORTS
+
 OUTAGE_SECONDS = 30
 
 
@@ -149,7 +144,7 @@ def stack(tmp_path: Path, socket_enabled: None) -> Iterator[Stack]:
     """A whole system of its own, stopped (every process) at the end."""
     system = Stack(
         run_dir=tmp_path / "stack",
-        ports=PORTS,
+        ports=FAULT_STACK_PORTS,
         ha_extra_config="config:\n",
         time_zone=_zone_on_another_date(),
     )
@@ -199,7 +194,11 @@ def _import_statistics(stack: Stack, statistic_id: str, days: int) -> None:
 
 
 def _questdb(stack: Stack, sql: str) -> list[list[Any]]:
-    servers = Servers(PORTS.questdb_http, PORTS.questdb_pg, PORTS.mongodb)
+    servers = Servers(
+        FAULT_STACK_PORTS.questdb_http,
+        FAULT_STACK_PORTS.questdb_pg,
+        FAULT_STACK_PORTS.mongodb,
+    )
     return questdb_rows(servers, sql)
 
 

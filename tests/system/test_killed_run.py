@@ -12,7 +12,7 @@ import time
 import pytest
 
 from tests.servers import REPO, SERVICES_SCRIPT
-from tests.system.test_faults import PORTS
+from tests.system.conftest import FAULT_STACK_PORTS
 from tools.stack import http_json
 
 CLEAN_UP_SECONDS = 90
@@ -22,7 +22,7 @@ def _stack_ports() -> set[int]:
     """Every port of the fault test's stack, the servers' as scripts/services has them."""
     printed = subprocess.run(
         [str(SERVICES_SCRIPT), "env"],
-        env={**os.environ, **PORTS.env()},
+        env={**os.environ, **FAULT_STACK_PORTS.env()},
         capture_output=True,
         text=True,
         check=True,
@@ -30,7 +30,7 @@ def _stack_ports() -> set[int]:
     ports = {
         int(value) for _, _, value in (line.partition("=") for line in printed.split())
     }
-    return ports | {PORTS.home_assistant, PORTS.companion}
+    return ports | {FAULT_STACK_PORTS.home_assistant, FAULT_STACK_PORTS.companion}
 
 
 def _listening(ports: set[int]) -> set[int]:
@@ -96,7 +96,10 @@ def test_pytest_killed_during_the_system_test_leaves_nothing_running(
             assert run.poll() is None, (tmp_path / "pytest.log").read_text()[-3000:]
             assert time.monotonic() < deadline, "the fault test's stack never came up"
             try:
-                http_json(f"http://127.0.0.1:{PORTS.companion}/api/status", timeout=3)
+                http_json(
+                    f"http://127.0.0.1:{FAULT_STACK_PORTS.companion}/api/status",
+                    timeout=3,
+                )
                 break
             except OSError:
                 time.sleep(1)
