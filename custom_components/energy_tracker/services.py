@@ -222,7 +222,9 @@ async def _async_backfill(hass: HomeAssistant, call: ServiceCall) -> ServiceResp
         "start": start.isoformat(),
         "end": end.isoformat(),
     }
-    await forwarder.mongo.async_log_sync("backfill", (start, end), entity_ids, response)
+    await forwarder.mongo.async_log_sync(
+        "backfill", (start, end), entity_ids, response, started_at=now
+    )
     return response
 
 
