@@ -41,14 +41,16 @@ async def _start_job(
         "period": period,
     }
     if kind == "statistics_sync":
-        job_id = await jobs.submit(
+        job_id = await jobs.api_jobs.submit(
             kind,
             params,
-            lambda: jobs.statistics_sync(entity_ids, start, end, period=period),
+            lambda: jobs.backfills.statistics_sync(
+                entity_ids, start, end, period=period
+            ),
         )
     else:
-        job_id = await jobs.submit(
-            kind, params, lambda: jobs.backfill(entity_ids, start, end)
+        job_id = await jobs.api_jobs.submit(
+            kind, params, lambda: jobs.backfills.backfill(entity_ids, start, end)
         )
     answer: JobAccepted = {
         "job_id": job_id,
@@ -90,7 +92,7 @@ async def backfill(request: Request, body: BackfillBody) -> Response:
 @routes.get("/jobs/{job_id}", answer=JobAnswer, errors=(401, 404, 503), name="job")
 async def job(request: Request, path: JobPath) -> Response:
     """Progress (phase, done, total, rows) and result of a job."""
-    document = await jobs_of(request).get_job(path.job_id)
+    document = await jobs_of(request).api_jobs.get(path.job_id)
     if document is None:
         raise ApiError(404, "unknown_job", "unknown job")
     answer: JobAnswer = {
@@ -111,7 +113,7 @@ async def job(request: Request, path: JobPath) -> Response:
 @routes.get("/sync-log", answer=SyncLogAnswer, errors=(400, 401, 503))
 async def sync_log(request: Request, query: SyncLogQuery) -> Response:
     """Recent reconciliation, backfill and recovery runs, newest first."""
-    runs = await jobs_of(request).recent_runs(query.limit)
+    runs = await jobs_of(request).runs.recent(query.limit)
     answer: SyncLogAnswer = {
         "limit": query.limit,
         "runs": [

@@ -112,7 +112,7 @@ async def status(request: Request) -> Response:
                     {"is_tracked": True}
                 ),
             }
-            last = await jobs.last_run("reconciliation")
+            last = await jobs.runs.last("reconciliation")
             body["sync"]["last_reconciliation"] = (
                 iso_utc_z(last["started_at"]) if last else None
             )

@@ -105,7 +105,7 @@ async def companion(
     config = companion_config(servers, mongodb_database_name, home_assistant)
     async with run_companion(config) as running:
         yield running
-        await running.jobs.wait_idle()
+        await running.jobs.api_jobs.wait_idle()
         await running.hub.mongo.client.drop_database(mongodb_database_name)
 
 

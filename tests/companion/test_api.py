@@ -591,7 +591,7 @@ async def test_sync_log_newest_first_limited_and_validated(
 ) -> None:
     base = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
     for i in range(3):
-        await companion.jobs.log_run(
+        await companion.jobs.runs.log(
             "reconciliation",
             base + timedelta(minutes=i),
             window=(base - timedelta(hours=3), base),

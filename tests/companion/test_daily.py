@@ -121,7 +121,7 @@ async def test_daily_totals_match_home_assistant(
         },
     )
     assert sync.status_code == 202
-    await companion.jobs.wait_idle()
+    await companion.jobs.api_jobs.wait_idle()
     await wait_for_rows(
         servers,
         f"select ts from energy_statistics where entity_id = '{with_stats}' and period = 'hour'",
@@ -223,7 +223,7 @@ async def test_readings_day_after_statistics_day_counts_the_boundary_once(
         },
     )
     assert sync.status_code == 202
-    await companion.jobs.wait_idle()
+    await companion.jobs.api_jobs.wait_idle()
     await wait_for_rows(
         servers,
         f"select ts from energy_statistics where entity_id = '{entity_id}'",
@@ -339,7 +339,7 @@ async def test_daily_totals_keep_home_assistants_zone_after_a_restart_without_it
             },
         )
         assert sync.status_code == 202
-        await companion.jobs.wait_idle()
+        await companion.jobs.api_jobs.wait_idle()
         await wait_for_rows(
             servers,
             f"select ts from energy_statistics where entity_id = '{with_stats}' "

@@ -90,7 +90,7 @@ async def test_leases_are_exclusive_until_released_or_expired(
     assert sum(results) == 1
     # A scheduled job is skipped while another replica holds its lease.
     assert await first.leases.acquire("heartbeat_watch", ttl=60)
-    assert (await second.heartbeat_check()) == {
+    assert (await second.recovery.heartbeat_check()) == {
         "skipped": "lease held by another replica"
     }
 
@@ -101,7 +101,7 @@ async def test_sync_log_is_bounded(
     monkeypatch.setattr(schema, "SYNC_LOG_RETENTION", 5)
     base = datetime.now(UTC) - timedelta(hours=1)
     for i in range(8):
-        await companion.jobs.log_run(
+        await companion.jobs.runs.log(
             "reconciliation", base + timedelta(minutes=i), rows=i
         )
     documents = (
@@ -111,7 +111,7 @@ async def test_sync_log_is_bounded(
         .to_list()
     )
     assert [d["rows"] for d in documents] == [3, 4, 5, 6, 7]
-    last = await companion.jobs.last_run("reconciliation")
+    last = await companion.jobs.runs.last("reconciliation")
     assert last is not None and last["rows"] == 7
 
 
@@ -134,7 +134,7 @@ async def test_gap_is_filled_once_capture_resumes_and_a_rerun_adds_nothing(
         await asyncio.to_thread(home_assistant.post_state, entity_id, value, ENERGY)
     await wait_for_history(home_assistant, entity_id, since, 3)
 
-    report = await companion.jobs.heartbeat_check()
+    report = await companion.jobs.recovery.heartbeat_check()
     assert report["ha_connected"] is True
     assert report["forwarders"][0]["status"] == "stale"
     gap = await db[GAPS].find_one({"_id": instance})
@@ -146,7 +146,7 @@ async def test_gap_is_filled_once_capture_resumes_and_a_rerun_adds_nothing(
     await db[schema.FORWARDER_STATE].update_one(
         {"_id": instance}, {"$set": {"heartbeat_at": datetime.now(UTC)}}
     )
-    report = await companion.jobs.heartbeat_check()
+    report = await companion.jobs.recovery.heartbeat_check()
     filled = report["forwarders"][0]
     assert filled["status"] == "gap_filled"
     assert filled["rows"] >= 4
@@ -158,13 +158,13 @@ async def test_gap_is_filled_once_capture_resumes_and_a_rerun_adds_nothing(
         (3.0, "backfill"),
     ]
     assert await db[GAPS].find_one({"_id": instance}) is None
-    log = await companion.jobs.last_run("gap_backfill")
+    log = await companion.jobs.runs.last("gap_backfill")
     assert log is not None and log["outcome"] == "ok" and log["entities"] == [entity_id]
 
     # A second run finds nothing to do, and re-running the backfill never doubles rows.
-    again = await companion.jobs.heartbeat_check()
+    again = await companion.jobs.recovery.heartbeat_check()
     assert again["forwarders"][0]["status"] == "ok"
-    await companion.jobs.backfill(
+    await companion.jobs.backfills.backfill(
         [entity_id], stopped - timedelta(minutes=1), datetime.now(UTC)
     )
     await asyncio.sleep(1.5)
@@ -186,7 +186,7 @@ async def test_reconciliation_and_startup_recovery(
     ]
     await asyncio.to_thread(home_assistant.import_statistics, entity_id, "kWh", rows)
     await asyncio.sleep(0.5)
-    result = await companion.jobs.reconcile()
+    result = await companion.jobs.scheduler.reconcile()
     assert result["kind"] == "reconciliation" and result["rows"] == 2
     stats = await wait_for_rows(
         servers,
@@ -194,7 +194,7 @@ async def test_reconciliation_and_startup_recovery(
         2,
     )
     assert [(r[1], r[2]) for r in stats] == [(1.0, 5.0), (2.0, 6.0)]
-    last = await companion.jobs.last_run("reconciliation")
+    last = await companion.jobs.runs.last("reconciliation")
     assert last is not None and last["rows"] == 2
 
     # Start-up recovery without any forwarder: the last 7 days.
@@ -202,7 +202,7 @@ async def test_reconciliation_and_startup_recovery(
     await asyncio.to_thread(home_assistant.post_state, entity_id, 4200, ENERGY)
     await wait_for_history(home_assistant, entity_id, since, 1)
     before = datetime.now(UTC)
-    recovered = await companion.jobs.startup_recovery()
+    recovered = await companion.jobs.recovery.startup_recovery()
     window = datetime.fromisoformat(recovered["window_start"])
     assert abs((before - window) - timedelta(days=7)) < timedelta(seconds=5)
     readings = await wait_for_rows(servers, readings_sql(entity_id), 1)
@@ -212,10 +212,10 @@ async def test_reconciliation_and_startup_recovery(
     await companion.hub.mongo.db[schema.FORWARDER_STATE].insert_one(
         {"_id": "ha-recovery", "heartbeat_at": last_event, "last_event_at": last_event}
     )
-    recovered = await companion.jobs.startup_recovery()
+    recovered = await companion.jobs.recovery.startup_recovery()
     window = datetime.fromisoformat(recovered["window_start"])
     assert abs(window - (last_event - timedelta(minutes=1))) < timedelta(seconds=1)
-    assert (await companion.jobs.last_run("startup_recovery")) is not None
+    assert (await companion.jobs.runs.last("startup_recovery")) is not None
 
 
 async def test_scheduler_runs_recovery_then_the_periodic_jobs(
