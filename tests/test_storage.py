@@ -15,6 +15,7 @@ from companion.core import ilp, questdb_http, schema
 from companion.mongo import Mongo
 from companion.questdb import QuestDB
 from companion.store.history_writes import _runs_series
+from companion.store.series_frame import serialise_series_frame
 from custom_components.energy_tracker.capture import Readings
 
 from .servers import Servers, free_port, questdb_rows, wait_for_rows
@@ -268,7 +269,7 @@ def test_the_integration_and_the_companion_serialise_a_reading_alike() -> None:
         [(symbols, factor, states)], 1_600_000_000_000_000, 1_800_000_000_000_000
     )
     assert series is not None
-    body = ilp.serialise_series(series)
+    body = serialise_series_frame(series, protocol_version=1)
     assert live.payloads == [(body, 1)]
     assert body == (
         b"energy_readings,entity_id=sensor.meter,unit=kWh,device_class=energy,"

@@ -2,7 +2,7 @@
 
 The backfill's hot path: no object per row, units converted per series, states
 parsed by numpy a group at a time (row by row where numpy cannot), rows
-serialised by the core's `ilp`.
+serialised column by column through the questdb client (`series_frame`).
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ import numpy as np
 from companion.core import ilp, units
 from companion.questdb import QuestDB
 from companion.timestamps import to_micros
+
+from .series_frame import FrameSeries, serialise_series_frame
 
 # States per streamed piece of a request (about 10 MB of ILP).
 ILP_CHUNK_LINES: Final = 100_000
@@ -205,12 +207,12 @@ def _history_body(
     if not rows:
         return b"", rows
     # Never split into lines (no spool here): doubles go in binary.
-    return ilp.serialise_series(whole, protocol_version=2), rows
+    return serialise_series_frame(whole, protocol_version=2), rows
 
 
 def _runs_series(
     runs: Sequence[_Run], lower: int, upper: int
-) -> list[tuple[ilp.Symbols, list[float], list[int]]] | None:
+) -> list[FrameSeries] | None:
     """Runs parsed, converted and filtered in one numpy pass: symbols, values, nanoseconds.
 
     None when numpy cannot take them whole.
@@ -246,16 +248,16 @@ def _kept_series(
     gaps: np.ndarray[Any, np.dtype[np.bool_]] | None,
     lower: int,
     upper: int,
-) -> list[tuple[ilp.Symbols, list[float], list[int]]]:
+) -> list[FrameSeries]:
     """Each run's symbols with its rows inside the window: values and nanoseconds."""
     keep, micros = _window(stamps.astype(np.float64), values, gaps, lower, upper)
     # Rows stay in run order: each run's kept rows are the next slice.
     kept_per_run = np.add.reduceat(
         keep, np.cumsum([0, *lengths[:-1]]), dtype=np.int64
     ).tolist()
-    kept_values = values[keep].tolist()
-    kept_nanos = (micros * 1000).tolist()
-    series: list[tuple[ilp.Symbols, list[float], list[int]]] = []
+    kept_values = values[keep]
+    kept_nanos = micros * 1000
+    series: list[FrameSeries] = []
     offset = 0
     for (symbols, _, _), kept in zip(runs, kept_per_run, strict=True):
         if kept:
@@ -317,9 +319,7 @@ def _window(
     return keep, micros[inside]
 
 
-def _run_rows(
-    run: _Run, lower: int, upper: int
-) -> list[tuple[ilp.Symbols, list[float], list[int]]]:
+def _run_rows(run: _Run, lower: int, upper: int) -> list[FrameSeries]:
     """One run parsed row by row, for runs numpy cannot parse whole.
 
     The semantics: a number is written converted, a gap (unknown / unavailable)

@@ -11,6 +11,7 @@ from hypothesis import given, settings, strategies as st
 from companion.core import ilp, schema
 from companion.store import StatisticRow
 from companion.store.history_writes import _history_body, _run_rows, _runs_series
+from companion.store.series_frame import FrameSeries
 from tests.servers import Servers, wait_for_rows
 
 from .conftest import Companion
@@ -184,7 +185,7 @@ def _assert_row_by_row(states: list[dict[str, Any]], *, drop_lu: bool) -> bool:
     lower, upper = 1_700_000_000_000_000, 1_700_003_600_000_000
     history = {"sensor.x": states, "sensor.y": states[::-1], "sensor.z": states[:3]}
     body, rows = _history_body(history, list(history), lower, upper, "backfill")
-    expected: list[tuple[ilp.Symbols, list[float], list[int]]] = []
+    expected: list[FrameSeries] = []
     for entity_id, series in history.items():
         attributes: Mapping[str, Any] = {}
         for index, item in enumerate(series):
@@ -193,7 +194,9 @@ def _assert_row_by_row(states: list[dict[str, Any]], *, drop_lu: bool) -> bool:
             symbols, factor = ilp.reading_symbols(entity_id, attributes, "backfill")
             expected += _run_rows((symbols, factor, [item]), lower, upper)
     assert rows == sum(len(nanos) for _, _, nanos in expected)
-    assert body == (ilp.serialise_series(expected, protocol_version=2) if rows else b"")
+    # The frame path's bytes are the row path's, row by row.
+    by_row = [(symbols, v.tolist(), n.tolist()) for symbols, v, n in expected]
+    assert body == (ilp.serialise_series(by_row, protocol_version=2) if rows else b"")
     runs = [
         (*ilp.reading_symbols(entity_id, {}, "backfill"), series)
         for entity_id, series in history.items()

@@ -86,7 +86,7 @@ _SENDERS: dict[int, Sender] = {}
 _SENDER_LOCK: Final = threading.Lock()
 
 
-def _new_buffer(protocol_version: int = 1) -> Any:
+def new_buffer(protocol_version: int = 1) -> Any:
     """Return an empty ILP buffer of a protocol version (1: text, one row a line).
 
     Buffers are made by a Sender, the client's public way to one: an ILP/HTTP
@@ -224,7 +224,7 @@ def serialise_readings(
     # Per entity: its symbols and conversion factor under its current attributes.
     symbols_of: dict[str, tuple[Symbols, float]] = {}
     last_row: dict[str, int] = {}
-    buffer = _new_buffer()
+    buffer = new_buffer()
     write_row = buffer.row
     in_buffer = 0
     for row, entity_id in enumerate(entity_ids):
@@ -252,7 +252,7 @@ def serialise_readings(
         if in_buffer == max_rows:
             batch.payloads.append((bytes(buffer), in_buffer))
             batch.rows += in_buffer
-            buffer = _new_buffer()
+            buffer = new_buffer()
             write_row = buffer.row
             in_buffer = 0
     if in_buffer:
@@ -279,7 +279,7 @@ def serialise_series(
     Protocol version 2 sends doubles in binary (less for QuestDB to parse), so its
     rows are not lines: for payloads that are never split, such as a backfill's.
     """
-    buffer = _new_buffer(protocol_version)
+    buffer = new_buffer(protocol_version)
     write_row = buffer.row
     table = READINGS_TABLE
     nanos = TimestampNanos
@@ -297,7 +297,7 @@ def serialise_statistics(rows: Iterable[StatisticRow]) -> tuple[bytes, int]:
     A value that is None or not finite is left out (NULL); a row with no value at
     all is not written.
     """
-    buffer = _new_buffer()
+    buffer = new_buffer()
     count = 0
     symbols_of: dict[tuple[str, str], Symbols] = {}
     for item in rows:
