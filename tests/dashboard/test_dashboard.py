@@ -245,6 +245,81 @@ def test_dashboard_numbers_follow_entity_and_range(
     tab.assert_no_console_errors()
 
 
+def x_range(page: Page, selector: str) -> tuple[datetime, datetime]:
+    """The instants the chart's x axis spans."""
+    interval = page.locator(selector).get_attribute("data-x-range") or ""
+    first, _, last = interval.partition("/")
+    return datetime.fromisoformat(first), datetime.fromisoformat(last)
+
+
+def test_charts_span_the_range_with_one_bucket_or_none(
+    servers: Servers, companion: Companion, tab: Tab, entity_suffix: str
+) -> None:
+    """With a few hours of data, or none, both charts' axes span the range asked for."""
+    meter = Meter(
+        f"sensor.new_meter_{entity_suffix}",
+        "New meter",
+        "kWh",
+        "energy",
+        current_hour() - 3 * HOUR,
+        [0.4, 0.7],
+    )
+    write_meter(servers, meter)
+    empty = f"sensor.empty_meter_{entity_suffix}"
+    insert_documents(
+        servers,
+        companion.database,
+        "entities",
+        [
+            entity_document(entity_id, name, "kWh", "energy", "total_increasing")
+            for entity_id, name in (
+                (meter.entity_id, meter.friendly_name),
+                (empty, "Empty meter"),
+            )
+        ],
+    )
+    wait_for_count(servers, "energy_readings", meter.entity_id, 3)
+    wait_for_count(servers, "energy_statistics", meter.entity_id, 2)
+    tz = ZoneInfo(time_zone_of(companion))
+    today = datetime.now(tz).date()
+    first_day = today - timedelta(days=6)
+    page = tab.page
+    page.goto(companion.url("/"))
+    page.select_option("#range", "7d")
+    for entity_id in (meter.entity_id, empty):
+        page.evaluate("() => performance.clearMarks('et:dashboard-ready')")
+        page.select_option("#entity", entity_id)
+        page.wait_for_function(
+            "() => performance.getEntriesByName('et:dashboard-ready').length > 0"
+        )
+        latest = f"{fmt(meter.last_reading[1])} kWh"
+        expect(page.locator("#card-latest .value")).to_have_text(
+            latest if entity_id == meter.entity_id else "\u2013"
+        )
+        # Days are drawn at UTC midnight, each bar half a day either side.
+        expect(page.locator("#daily-chart canvas")).to_have_count(1)
+        daily = x_range(page, "#daily-chart")
+        assert daily == (
+            datetime.combine(first_day, datetime.min.time(), UTC) - timedelta(hours=12),
+            datetime.combine(today, datetime.min.time(), UTC) + timedelta(hours=12),
+        ), daily
+        expect(page.locator("#hourly-chart canvas")).to_have_count(1)
+        start, end = x_range(page, "#hourly-chart")
+        assert start == datetime.combine(first_day, datetime.min.time(), tz), start
+        assert abs(end - datetime.now(UTC)) < timedelta(minutes=5), end
+        if entity_id == empty:
+            expect(page.locator("#daily-chart .chart-note")).to_have_text(
+                "No daily totals in this range."
+            )
+            expect(page.locator("#hourly-chart .chart-note")).to_have_text(
+                "No hourly statistics in this range."
+            )
+        else:
+            expect(page.locator(".chart-note")).to_have_count(0)
+            assert painted_pixels(page, "#daily-chart") > 500
+    tab.assert_no_console_errors()
+
+
 def test_dashboard_refreshes_itself_and_follows_the_locale(
     servers: Servers, companion: Companion, browser: Browser, entity_suffix: str
 ) -> None:

@@ -49,23 +49,47 @@ function autosize(u, el, height) {
   return () => observer.disconnect();
 }
 
+/** The x range drawn, as an ISO interval on the chart's element (what the axis spans). */
+function markXRange(u, el) {
+  const iso = (sec) => new Date(sec * 1000).toISOString();
+  el.dataset.xRange = `${iso(u.scales.x.min)}/${iso(u.scales.x.max)}`;
+}
+
 export class Chart {
   constructor(u, stop) { this.u = u; this.stop = stop; }
   destroy() { this.stop(); this.u.destroy(); }
 }
 
-/** Daily bars: days = ["YYYY-MM-DD", ...] (days in HA's zone), values in `unit`. */
-export async function barChart(el, days, values, { unit, label, height = 240 } = {}) {
+/**
+ * The x range: the window asked for, so that one bucket or none still spans it
+ * (uPlot would otherwise pad a single point by years on a time scale).
+ */
+function xRange(window, pad) {
+  return (u, min, max) => {
+    if (window) return [window[0] - pad, window[1] + pad];
+    return min === max ? [min - 43200, max + 43200] : [min - pad, max + pad];
+  };
+}
+
+/**
+ * Daily bars: days = ["YYYY-MM-DD", ...] (days in HA's zone), values in `unit`;
+ * `window` = [first day, last day] of the range asked for.
+ */
+export async function barChart(el, days, values, { unit, label, height = 240, window } = {}) {
   const uPlot = await loadUPlot();
   const t = theme();
   // Days are placed at UTC midnight and drawn in UTC so a day never shifts.
-  const xs = days.map((d) => Date.parse(`${d}T00:00:00Z`) / 1000);
+  const dayX = (d) => Date.parse(`${d}T00:00:00Z`) / 1000;
+  const xs = days.map(dayX);
   const opts = {
     width: Math.max(200, el.clientWidth), height,
     tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"),
     legend: { show: true },
     cursor: { drag: { x: false, y: false }, points: { show: false } },
-    scales: { x: { time: true, range: (u, min, max) => [min - 43200, max + 43200] }, y: { range: (u, min, max) => [0, max > 0 ? max * 1.1 : 1] } },
+    scales: {
+      x: { time: true, range: xRange(window && window.map(dayX), 43200) },
+      y: { range: (u, min, max) => [0, max > 0 ? max * 1.1 : 1] },
+    },
     axes: [axis(t), { ...axis(t, unit), label: unit || "" }],
     series: [
       { value: (u, v) => (v == null ? "–" : new Intl.DateTimeFormat(undefined, { timeZone: "UTC", dateStyle: "medium" }).format(new Date(v * 1000))) },
@@ -76,12 +100,16 @@ export async function barChart(el, days, values, { unit, label, height = 240 } =
       },
     ],
   };
+  opts.hooks = { setScale: [(u, key) => { if (key === "x") markXRange(u, el); }] };
   const u = new uPlot(opts, [xs, values], el);
   return new Chart(u, autosize(u, el, height));
 }
 
-/** A time series: xs in ms, ys numbers (null = gap). Drawn in HA's time zone. */
-export async function lineChart(el, xs, ys, { unit, label, height = 260, zoom = false, onZoom, step = false } = {}) {
+/**
+ * A time series: xs in ms, ys numbers (null = gap), drawn in HA's time zone;
+ * `window` = [start, end] in ms, the range asked for.
+ */
+export async function lineChart(el, xs, ys, { unit, label, height = 260, zoom = false, onZoom, step = false, window } = {}) {
   const uPlot = await loadUPlot();
   const t = theme();
   const tz = getTimeZone();
@@ -90,7 +118,7 @@ export async function lineChart(el, xs, ys, { unit, label, height = 260, zoom = 
     tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), tz),
     legend: { show: true },
     cursor: { drag: { x: zoom, y: false, setScale: zoom }, points: { size: 6 } },
-    scales: { x: { time: true } },
+    scales: { x: { time: true, range: window ? xRange(window.map((ms) => ms / 1000), 0) : undefined } },
     axes: [axis(t), { ...axis(t, unit), label: unit || "" }],
     series: [
       {},
@@ -101,7 +129,13 @@ export async function lineChart(el, xs, ys, { unit, label, height = 260, zoom = 
         value: (u, v) => (v == null ? "–" : `${formatNumber(v)} ${unit || ""}`.trim()),
       },
     ],
-    hooks: onZoom ? { setScale: [(u, key) => { if (key === "x") onZoom(u.scales.x.min, u.scales.x.max); }] } : {},
+    hooks: {
+      setScale: [(u, key) => {
+        if (key !== "x") return;
+        markXRange(u, el);
+        if (onZoom) onZoom(u.scales.x.min, u.scales.x.max);
+      }],
+    },
   };
   const data = [Float64Array.from(xs, (x) => x / 1000), ys];
   const u = new uPlot(opts, data, el);

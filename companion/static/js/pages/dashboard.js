@@ -318,18 +318,22 @@ export async function render(main, { params, toast }) {
     $("#daily-title").textContent = cumulative ? `Daily consumption (${unit})` : `Daily average power (${unit})`;
     $("#hourly-title").textContent = cumulative ? `Hourly consumption (${unit})` : `Hourly average power (${unit})`;
     try {
+      // Drawn even with one bucket or none: the axis spans the range asked for.
+      const dayWindow = [zonedDate(win.start), zonedDate(win.end - 1)];
+      const values = days.map((d) => (cumulative ? d.total : d.avg_power));
+      charts.push(await barChart(dailyEl, days.map((d) => d.date), values, { unit, label: cumulative ? "Consumption" : "Average", window: dayWindow }));
       if (days.length) {
-        const values = days.map((d) => (cumulative ? d.total : d.avg_power));
-        charts.push(await barChart(dailyEl, days.map((d) => d.date), values, { unit, label: cumulative ? "Consumption" : "Average" }));
         dailyEl.setAttribute("aria-label", `Daily chart, ${days.length} day${days.length === 1 ? "" : "s"}: ${days.map((d, i) => `${formatDay(d.date)} ${formatValue(values[i], unit)}`).join(", ")}`);
       } else {
-        dailyEl.innerHTML = `<p class="chart-empty">No daily totals in this range.</p>`;
+        dailyEl.insertAdjacentHTML("beforeend", `<p class="chart-note">No daily totals in this range.</p>`);
+        dailyEl.setAttribute("aria-label", "Daily chart: no daily totals in this range");
       }
+      charts.push(await lineChart(hourlyEl, hourly.xs, hourly.ys, { unit, label: cumulative ? "Consumption" : "Mean", step: cumulative, window: [win.start, win.end] }));
       if (hourly.xs.length) {
-        charts.push(await lineChart(hourlyEl, hourly.xs, hourly.ys, { unit, label: cumulative ? "Consumption" : "Mean", step: cumulative }));
         hourlyEl.setAttribute("aria-label", `Hourly chart with ${hourly.xs.length} hours`);
       } else {
-        hourlyEl.innerHTML = `<p class="chart-empty">No hourly statistics in this range.</p>`;
+        hourlyEl.insertAdjacentHTML("beforeend", `<p class="chart-note">No hourly statistics in this range.</p>`);
+        hourlyEl.setAttribute("aria-label", "Hourly chart: no hourly statistics in this range");
       }
     } catch (err) {
       if (disposed) return;
