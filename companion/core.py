@@ -55,6 +55,7 @@ def _module(name: str) -> ModuleType:
 if TYPE_CHECKING:
     from custom_components.energy_tracker.core import (
         documents,
+        energy_setup,
         entities,
         ilp,
         questdb_http,
@@ -68,6 +69,7 @@ else:
     units = _module("units")
     documents = _module("documents")
     entities = _module("entities")
+    energy_setup = _module("energy_setup")
 
 __all__ = ["PACKAGE", "ilp", "load_core", "questdb_http", "schema", "units"]
-__all__ += ["documents", "entities"]
+__all__ += ["documents", "energy_setup", "entities"]

@@ -13,6 +13,7 @@ from pymongo.errors import PyMongoError
 
 from .config import CompanionConfig
 from .core import schema
+from .energy_settings import EnergySettings
 from .ha_client import HAClient, HAError
 from .mongo import Mongo
 from .questdb import QuestDB
@@ -241,6 +242,7 @@ class Hub:
         self.mongo = Mongo(config)
         self.store = Store(self.questdb, config)
         self.ha = HomeAssistantLink(config, self.mongo)
+        self.energy_settings = EnergySettings(self.mongo)
 
     async def close(self) -> None:
         """Close every client."""

@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from . import entities, jobs, readings, settings, statistics, status
+from . import energy, entities, jobs, readings, settings, statistics, status
 from .openapi import openapi_document
 from .spec import Operation
 
@@ -17,7 +17,7 @@ __all__ = ["OPERATIONS", "api_routes"]
 # matched by method, and Starlette goes on past a route of another method.
 OPERATIONS: tuple[Operation, ...] = tuple(
     operation
-    for area in (status, entities, statistics, readings, jobs, settings)
+    for area in (status, entities, statistics, readings, jobs, settings, energy)
     for operation in area.routes.operations
 )
 

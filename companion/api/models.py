@@ -197,6 +197,16 @@ class EntitiesQuery(ApiModel):
     ] = None
 
 
+class EnergySettingsQuery(ApiModel):
+    """Whether to ask HA now."""
+
+    refresh: Annotated[
+        Literal["true", "false"],
+        Field(description="true: ask HA now instead of answering what was read last"),
+        Invalid("bad_parameter", "refresh must be true or false"),
+    ] = "false"
+
+
 class StatisticsQuery(_Window):
     """The window and period of statistics."""
 

@@ -357,3 +357,56 @@ class SavedAnswer(TypedDict):
     success: bool
     url: str
     ha_version: str | None
+
+
+class EnergyPrice(TypedDict):
+    """How HA prices a flow: its cost statistic, else a price entity, else a number."""
+
+    stat_cost: str | None
+    entity: str | None
+    number: float | None
+
+
+class EnergyFlow(TypedDict):
+    """A metered flow (grid import or export, gas, water) and its price."""
+
+    stat: str
+    price: EnergyPrice
+
+
+class EnergyBattery(TypedDict):
+    """A battery: energy out of it (discharge) and into it (charge)."""
+
+    stat_out: str
+    stat_in: str
+
+
+class EnergyDevice(TypedDict):
+    """An individual device; `included_in` names the device whose total holds it."""
+
+    stat: str
+    name: str | None
+    included_in: str | None
+
+
+class EnergySetupFields(TypedDict):
+    """What HA's Energy settings name, one shape for HA's formats before and after 2026.11."""
+
+    grid_import: list[EnergyFlow]
+    grid_export: list[EnergyFlow]
+    solar: list[str]
+    battery: list[EnergyBattery]
+    gas: list[EnergyFlow]
+    water: list[EnergyFlow]
+    home_power: str | None
+    devices: list[EnergyDevice]
+    water_devices: list[EnergyDevice]
+
+
+class EnergySettingsAnswer(TypedDict):
+    """HA's Energy settings as the companion read them last."""
+
+    configured: bool
+    synced_at: IsoTime
+    home_assistant_url: str | None
+    setup: EnergySetupFields

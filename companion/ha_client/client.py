@@ -10,6 +10,7 @@ from companion.core import units
 from companion.timestamps import iso_utc_offset
 
 from .connection import HAConnection
+from .errors import HACommandError
 
 STATISTIC_TYPES = ("state", "sum", "mean", "min", "max", "last_reset", "change")
 # Ask HA to convert statistics into the units Energy Tracker stores (units.py).
@@ -26,6 +27,16 @@ class HAClient(HAConnection):
     async def get_config(self) -> dict[str, Any]:
         """HA's core configuration (time zone, units, version)."""
         result: dict[str, Any] = await self.command({"type": "get_config"})
+        return result
+
+    async def get_energy_prefs(self) -> dict[str, Any] | None:
+        """HA's Energy settings as `energy/get_prefs` gives them; None: never saved."""
+        try:
+            result: dict[str, Any] = await self.command({"type": "energy/get_prefs"})
+        except HACommandError as err:
+            if err.code == "not_found":  # HA answers so until the Energy page is saved
+                return None
+            raise
         return result
 
     async def get_states(self) -> list[dict[str, Any]]:

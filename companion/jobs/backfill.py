@@ -58,6 +58,10 @@ class Backfills:
 
         return await self._runs.record(kind, (start, end), entities, work)
 
+    async def energy_settings_sync(self) -> None:
+        """HA's Energy settings into MongoDB: the sources the overview is built from."""
+        await self.hub.energy_settings.sync(self.hub.ha.require(), self.hub.ha.url)
+
     async def statistics_sync(
         self,
         entity_ids: list[str] | None,

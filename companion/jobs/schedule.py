@@ -1,8 +1,8 @@
 """The scheduler: start-up recovery once, then the heartbeat watch and reconciliation.
 
 Reconciliation copies HA's hourly statistics of the last hours into
-energy_statistics: live capture forwards readings, and the statistics HA compiles
-every hour come this way.
+energy_statistics (live capture forwards readings, and the statistics HA compiles
+every hour come this way) and HA's Energy settings into MongoDB.
 """
 
 from __future__ import annotations
@@ -50,9 +50,16 @@ class Scheduler:
             start = end.replace(minute=0, second=0, microsecond=0) - timedelta(
                 hours=self.config.reconcile_hours
             )
-            return await self._backfills.statistics_sync(
+            result = await self._backfills.statistics_sync(
                 None, start, end, kind="reconciliation"
             )
+            # Changes to HA's Energy settings are followed at each reconciliation;
+            # a failure here leaves the statistics copied and the last settings kept.
+            try:
+                await self._backfills.energy_settings_sync()
+            except JOB_ERRORS as err:
+                _LOGGER.warning("Energy settings not followed: %s", err)
+            return result
 
     def start(self) -> None:
         """Run start-up recovery, then the heartbeat watch and reconciliation forever."""
