@@ -1,8 +1,8 @@
 """The backfill's readings serialised column by column: the questdb client's DataFrame path.
 
 `Buffer.dataframe` writes the same bytes as one `Buffer.row` call per row (the
-core's `ilp.serialise_series`, which the tests compare it with) at about twice the
-rows per second, because it walks numpy columns in C. It needs pandas, which the
+tests compare the two) at about twice the rows per second, because it walks numpy
+columns in C. It needs pandas, which the
 companion has and Home Assistant does not; the integration keeps the row path.
 """
 
@@ -28,7 +28,7 @@ _SLICE_ROWS: Final = 8192
 def serialise_series_frame(
     series: Sequence[FrameSeries], *, protocol_version: int = 2
 ) -> bytes:
-    """Turn series into `energy_readings` rows, as `ilp.serialise_series` does."""
+    """Turn series into `energy_readings` rows, as one `Buffer.row` per reading would."""
     series = [item for item in series if len(item[2])]
     if not series:
         return b""

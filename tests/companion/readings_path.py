@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 import math
 from typing import Any
 
+from questdb import TimestampNanos
+
 from companion.core import ilp, schema, units
 from companion.store import Store
 from companion.sync import _number
@@ -88,5 +90,27 @@ async def write_readings(store: Store, readings: Iterable[Reading]) -> int:
     if not series:
         return 0
     await store.questdb.ensure_schema()
-    await store.questdb.write_ilp(ilp.serialise_series(series))
+    await store.questdb.write_ilp(serialise_row_by_row(series))
     return len(series)
+
+
+def serialise_row_by_row(
+    series: Iterable[tuple[ilp.Symbols, Sequence[float], Sequence[int]]],
+    *,
+    protocol_version: int = 1,
+) -> bytes:
+    """Series as `energy_readings` rows, one `Buffer.row` per reading.
+
+    The oracle of the companion's column-by-column path (`series_frame`): per series
+    its symbols, values in the stored unit (NaN: a gap) and nanoseconds.
+    """
+    buffer = ilp.new_buffer(protocol_version)
+    for symbols, values, at in series:
+        for value, moment in zip(values, at, strict=True):
+            buffer.row(
+                schema.READINGS_TABLE,
+                symbols=symbols,
+                columns={"value": value},
+                at=TimestampNanos(moment),
+            )
+    return bytes(buffer)

@@ -15,7 +15,12 @@ from companion.store.series_frame import FrameSeries
 from tests.servers import Servers, wait_for_rows
 
 from .conftest import Companion
-from .readings_path import Reading, history_to_readings, write_readings
+from .readings_path import (
+    Reading,
+    history_to_readings,
+    serialise_row_by_row,
+    write_readings,
+)
 
 
 async def test_history_lines_equal_the_readings_path(
@@ -196,7 +201,7 @@ def _assert_row_by_row(states: list[dict[str, Any]], *, drop_lu: bool) -> bool:
     assert rows == sum(len(nanos) for _, _, nanos in expected)
     # The frame path's bytes are the row path's, row by row.
     by_row = [(symbols, v.tolist(), n.tolist()) for symbols, v, n in expected]
-    assert body == (ilp.serialise_series(by_row, protocol_version=2) if rows else b"")
+    assert body == (serialise_row_by_row(by_row, protocol_version=2) if rows else b"")
     runs = [
         (*ilp.reading_symbols(entity_id, {}, "backfill"), series)
         for entity_id, series in history.items()

@@ -268,29 +268,6 @@ def serialise_readings(
     return batch
 
 
-def serialise_series(
-    series: Iterable[tuple[Symbols, Sequence[float], Sequence[int]]],
-    *,
-    protocol_version: int = 1,
-) -> bytes:
-    """Turn series into `energy_readings` rows: per series its symbols, values and nanoseconds.
-
-    The values are in the stored unit; NaN is a gap, which QuestDB stores as NULL.
-    Protocol version 2 sends doubles in binary (less for QuestDB to parse), so its
-    rows are not lines: for payloads that are never split, such as a backfill's.
-    """
-    buffer = new_buffer(protocol_version)
-    write_row = buffer.row
-    table = READINGS_TABLE
-    nanos = TimestampNanos
-    # One dict for every row: the buffer copies what it is given.
-    columns = {"value": _NAN}
-    for symbols, values, at in series:
-        for columns["value"], moment in zip(values, at, strict=True):
-            write_row(table, symbols=symbols, columns=columns, at=nanos(moment))
-    return bytes(buffer)
-
-
 def serialise_statistics(rows: Iterable[StatisticRow]) -> tuple[bytes, int]:
     """Turn statistics rows into `energy_statistics` rows; return them and their count.
 
