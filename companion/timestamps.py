@@ -45,6 +45,18 @@ def naive_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None)
 
 
+@overload
+def iso_utc_z(moment: datetime) -> str: ...
+
+
+@overload
+def iso_utc_z(moment: None) -> None: ...
+
+
+@overload
+def iso_utc_z(moment: datetime | None) -> str | None: ...
+
+
 def iso_utc_z(moment: datetime | None) -> str | None:
     """ISO 8601 in UTC ending in `Z` (naive taken as UTC), as the API answers."""
     if moment is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
 from companion.core import energy_setup as core_setup
@@ -54,9 +55,10 @@ def test_the_flat_format_of_2026_11() -> None:
     assert setup.water_devices == (Device("sensor.shower"),)
 
 
-def test_nothing_configured_and_a_document_round_trip() -> None:
+def test_nothing_configured_json_and_what_is_named() -> None:
     assert energy_setup(None) == energy_setup({}) == EnergySetup()
-    document = energy_setup(LEGACY).to_document()
+    setup = energy_setup(LEGACY)
+    document = orjson.loads(orjson.dumps(setup))  # as the API writes it
     assert document["grid_import"][0] == {
         "stat": "sensor.import",
         "price": {
@@ -65,6 +67,18 @@ def test_nothing_configured_and_a_document_round_trip() -> None:
             "number": None,
         },
     }
+    assert setup.statistic_ids == (
+        "sensor.import",
+        "sensor.export",
+        "sensor.gas",
+        "sensor.import_cost",
+        "sensor.solar",
+        "sensor.battery_out",
+        "sensor.battery_in",
+        "sensor.fridge",
+        "sensor.freezer",
+        "sensor.shower",
+    )
     # A device nested under one HA does not name counts as top level.
     orphan = energy_setup(
         {

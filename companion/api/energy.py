@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from typing import cast
+from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from companion.energy_settings import FollowedSettings
 from companion.errors import JSON, ApiError
-from companion.timestamps import aware_utc, iso_utc_z
+from companion.overview import Overview
+from companion.timestamps import iso_utc_z
 
-from .common import hub_of
-from .models import EnergySettingsQuery
-from .responses import EnergySettingsAnswer, EnergySetupFields
+from .common import TIME_ZONE_UNKNOWN_NOTE, day_zone, hub_of
+from .models import EnergySettingsQuery, OverviewQuery
+from .responses import EnergySettingsAnswer, OverviewAnswer
 from .spec import RouteTable
 
 routes = RouteTable()
@@ -28,9 +31,53 @@ routes = RouteTable()
 )
 async def energy_settings(request: Request, query: EnergySettingsQuery) -> Response:
     """HA's Energy settings as read last; asked for now when never read or on refresh."""
+    followed = await followed_settings(request, refresh=query.refresh == "true")
+    answer: EnergySettingsAnswer = {
+        "configured": followed.configured,
+        "synced_at": iso_utc_z(followed.synced_at),
+        "home_assistant_url": followed.home_assistant_url,
+        "currency": followed.currency,
+        "setup": followed.setup,  # orjson writes dataclasses and tuples as JSON
+    }
+    return JSON(answer)
+
+
+@routes.get(
+    "/energy/overview",
+    answer=OverviewAnswer,
+    errors=(400, 401, 409, 503),
+    error_notes={409: TIME_ZONE_UNKNOWN_NOTE},
+    description="The whole home per hour, local day, week (from Monday) or month, "
+    "from what HA's Energy settings name: HA's hourly statistics where they exist, "
+    "else the readings. Sources the settings do not name are absent.",
+)
+async def energy_overview(request: Request, query: OverviewQuery) -> Response:
+    """The home's energy, costs and standby power per bucket, with spans to compare."""
+    start, end = query.window
     hub = hub_of(request)
-    document = None if query.refresh == "true" else await hub.energy_settings.stored()
-    if document is None:
+    zone = await day_zone(hub)
+    followed = await followed_settings(request, refresh=False)
+    figures = await Overview(hub.store, followed, ZoneInfo(zone.name)).answer(
+        start, end, query.period
+    )
+    answer = cast(
+        "OverviewAnswer",
+        {
+            "time_zone": zone.name,
+            "time_zone_source": zone.source,
+            "currency": followed.currency,
+            "period": query.period,
+            **figures,
+        },
+    )  # Overview.answer builds the rest of this shape
+    return JSON(answer)
+
+
+async def followed_settings(request: Request, *, refresh: bool) -> FollowedSettings:
+    """The Energy settings kept; asked of HA first when never read or on `refresh`."""
+    hub = hub_of(request)
+    followed = None if refresh else await hub.energy_settings.stored()
+    if followed is None:
         client = hub.ha.client
         if client is None:
             raise ApiError(
@@ -38,14 +85,5 @@ async def energy_settings(request: Request, query: EnergySettingsQuery) -> Respo
                 "home_assistant_not_configured",
                 "Home Assistant is not configured: connect it on the Settings page",
             )
-        await hub.energy_settings.sync(client, hub.ha.url)
-        document = await hub.energy_settings.stored()
-    if document is None:  # pragma: no cover - written just above
-        raise ApiError(503, "mongodb_unavailable", "MongoDB is unavailable")
-    answer: EnergySettingsAnswer = {
-        "configured": bool(document.get("configured")),
-        "synced_at": iso_utc_z(aware_utc(document["synced_at"])) or "",
-        "home_assistant_url": document.get("home_assistant_url"),
-        "setup": cast("EnergySetupFields", document["setup"]),
-    }
-    return JSON(answer)
+        followed = await hub.energy_settings.sync(client, hub.ha.url)
+    return followed

@@ -207,6 +207,42 @@ class EnergySettingsQuery(ApiModel):
     ] = "false"
 
 
+OverviewPeriod = Literal["hour", "day", "week", "month"]
+OVERVIEW_PERIODS: Final[tuple[OverviewPeriod, ...]] = get_args(OverviewPeriod)
+
+
+class OverviewQuery(_Window):
+    """The window and bucket length of the Energy overview."""
+
+    DEFAULT_SPAN = timedelta(days=7)
+    MAX_SPANS: ClassVar[dict[str, timedelta]] = {
+        "hour": timedelta(days=400),
+        "day": timedelta(days=3700),
+        "week": timedelta(days=3700),
+        "month": timedelta(days=3700),
+    }
+
+    start_time: Annotated[
+        Time | None,
+        Field(
+            description="default: end_time - 7 days; buckets start at the one holding it"
+        ),
+    ] = None
+    end_time: Annotated[
+        Time | None,
+        Field(description="default: now; buckets end at the end of the one holding it"),
+    ] = None
+    period: Annotated[
+        OverviewPeriod,
+        Field(description="default: day; weeks start on Monday, in HA's time zone"),
+        Invalid("bad_period", f"period must be one of {', '.join(OVERVIEW_PERIODS)}"),
+    ] = "day"
+
+    def max_span(self) -> timedelta:
+        """The longest window of this period: 400 days of hours, ten years of days."""
+        return self.MAX_SPANS[self.period]
+
+
 class StatisticsQuery(_Window):
     """The window and period of statistics."""
 

@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
 from pydantic import Field, WithJsonSchema
 
+from companion.core import energy_setup
+
 from .models import Period
 
 # zones.TimeZoneSource, spelt out: a type alias would be a reference in the schema.
@@ -359,54 +361,111 @@ class SavedAnswer(TypedDict):
     ha_version: str | None
 
 
-class EnergyPrice(TypedDict):
-    """How HA prices a flow: its cost statistic, else a price entity, else a number."""
-
-    stat_cost: str | None
-    entity: str | None
-    number: float | None
-
-
-class EnergyFlow(TypedDict):
-    """A metered flow (grid import or export, gas, water) and its price."""
-
-    stat: str
-    price: EnergyPrice
-
-
-class EnergyBattery(TypedDict):
-    """A battery: energy out of it (discharge) and into it (charge)."""
-
-    stat_out: str
-    stat_in: str
-
-
-class EnergyDevice(TypedDict):
-    """An individual device; `included_in` names the device whose total holds it."""
-
-    stat: str
-    name: str | None
-    included_in: str | None
-
-
-class EnergySetupFields(TypedDict):
-    """What HA's Energy settings name, one shape for HA's formats before and after 2026.11."""
-
-    grid_import: list[EnergyFlow]
-    grid_export: list[EnergyFlow]
-    solar: list[str]
-    battery: list[EnergyBattery]
-    gas: list[EnergyFlow]
-    water: list[EnergyFlow]
-    home_power: str | None
-    devices: list[EnergyDevice]
-    water_devices: list[EnergyDevice]
-
-
 class EnergySettingsAnswer(TypedDict):
     """HA's Energy settings as the companion read them last."""
 
     configured: bool
     synced_at: IsoTime
     home_assistant_url: str | None
-    setup: EnergySetupFields
+    currency: Annotated[str | None, Field(description="HA's currency (ISO 4217)")]
+    setup: energy_setup.EnergySetup
+
+
+# -- energy overview --------------------------------------------------------------
+
+
+class Quantity(TypedDict):
+    """A volume or energy in the unit of HA's statistics."""
+
+    value: float
+    unit: str
+
+
+class OverviewFigures(TypedDict):
+    """The whole home over a span; what HA's Energy settings do not name is absent."""
+
+    grid_import_kwh: NotRequired[float]
+    grid_export_kwh: NotRequired[float]
+    solar_kwh: NotRequired[float]
+    battery_in_kwh: NotRequired[float]
+    battery_out_kwh: NotRequired[float]
+    home_kwh: Annotated[
+        float,
+        Field(
+            description="grid import + solar + battery out - grid export - battery in"
+        ),
+    ]
+    gas: NotRequired[Quantity]
+    water: NotRequired[Quantity]
+    devices: NotRequired[
+        Annotated[dict[str, float], Field(description="kWh per device HA names")]
+    ]
+    untracked_kwh: NotRequired[
+        Annotated[
+            float, Field(description="home - the top-level devices, never negative")
+        ]
+    ]
+    over_reported_kwh: NotRequired[
+        Annotated[float, Field(description="the top-level devices beyond home")]
+    ]
+    cost: NotRequired[
+        Annotated[float, Field(description="grid import, gas and water, HA's currency")]
+    ]
+    compensation: NotRequired[
+        Annotated[float, Field(description="what the grid export earned")]
+    ]
+    self_consumption: Annotated[
+        float | None, Field(description="(solar - export) / solar; null without solar")
+    ]
+    self_sufficiency: Annotated[
+        float | None, Field(description="1 - grid import / home; null without use")
+    ]
+    base_load_w: NotRequired[
+        Annotated[
+            float | None,
+            Field(
+                description="mean of the days' standby power (day buckets and longer)"
+            ),
+        ]
+    ]
+
+
+class OverviewBucket(OverviewFigures):
+    """One bucket: an hour, or a local day, week or month."""
+
+    start: IsoTime
+    end: IsoTime
+
+
+class BaseLoadDay(TypedDict):
+    """A local day's standby power: its lowest 15-minute mean power."""
+
+    date: Annotated[str, Field(description="local date, YYYY-MM-DD")]
+    w: float
+
+
+class OverviewAnswer(TypedDict):
+    """The whole home per bucket, with totals and the spans before to compare with."""
+
+    time_zone: str
+    time_zone_source: TimeZoneSource
+    currency: str | None
+    period: Literal["hour", "day", "week", "month"]
+    start_time: IsoTime
+    end_time: IsoTime
+    base_load_source: Annotated[
+        Literal["home_power", "meters"] | None,
+        Field(
+            description="home_power: the power sensor HA's settings name; meters: "
+            "derived from the energy meters; null: hourly buckets (none computed)"
+        ),
+    ]
+    buckets: list[OverviewBucket]
+    totals: OverviewFigures
+    previous: Annotated[
+        OverviewFigures, Field(description="the span just before, of the same length")
+    ]
+    previous_year: Annotated[
+        OverviewFigures, Field(description="the same span a year earlier")
+    ]
+    base_load_w: list[BaseLoadDay]

@@ -62,6 +62,16 @@ class Backfills:
         """HA's Energy settings into MongoDB: the sources the overview is built from."""
         await self.hub.energy_settings.sync(self.hub.ha.require(), self.hub.ha.url)
 
+    async def followed_statistics(self) -> list[str]:
+        """Ids whose statistics are copied: the tracked entities and what the Energy settings name.
+
+        The overview needs statistics HA's Energy page names but no tracked entity
+        has: cost statistics, external meters.
+        """
+        followed = await self.hub.energy_settings.stored()
+        named = followed.setup.statistic_ids if followed is not None else ()
+        return sorted({*await self.tracked_entities(), *named})
+
     async def statistics_sync(
         self,
         entity_ids: list[str] | None,
@@ -71,10 +81,10 @@ class Backfills:
         period: str = "hour",
         kind: str = "statistics_sync",
     ) -> JobResult:
-        """HA's statistics of [start, end) into energy_statistics."""
+        """HA's statistics of [start, end) into energy_statistics (default: those followed)."""
         ha = self.hub.ha.require()
         entities = (
-            entity_ids if entity_ids is not None else await self.tracked_entities()
+            entity_ids if entity_ids is not None else await self.followed_statistics()
         )
 
         async def work() -> int:

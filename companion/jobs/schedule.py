@@ -50,16 +50,16 @@ class Scheduler:
             start = end.replace(minute=0, second=0, microsecond=0) - timedelta(
                 hours=self.config.reconcile_hours
             )
-            result = await self._backfills.statistics_sync(
-                None, start, end, kind="reconciliation"
-            )
-            # Changes to HA's Energy settings are followed at each reconciliation;
-            # a failure here leaves the statistics copied and the last settings kept.
+            # Changes to HA's Energy settings are followed at each reconciliation,
+            # first, so that statistics they newly name are copied in the same run;
+            # a failure here keeps the last settings and copies the statistics.
             try:
                 await self._backfills.energy_settings_sync()
             except JOB_ERRORS as err:
                 _LOGGER.warning("Energy settings not followed: %s", err)
-            return result
+            return await self._backfills.statistics_sync(
+                None, start, end, kind="reconciliation"
+            )
 
     def start(self) -> None:
         """Run start-up recovery, then the heartbeat watch and reconciliation forever."""

@@ -2,7 +2,7 @@
 
 `Store` gathers them, one module a job: `readings` (raw readings and their chart
 columns), `statistics` (statistics per period, raw readings where they miss),
-`daily` (daily totals), `statistics_writes` and `history_writes` (ILP rows,
+`daily` (daily totals), `energy` (energy per hour of many meters), `statistics_writes` and `history_writes` (ILP rows,
 serialised by the core's `ilp`).
 """
 
@@ -13,6 +13,7 @@ from companion.core import ilp
 from companion.questdb import QuestDB
 
 from .daily import DailyQueries
+from .energy import EnergyQueries
 from .history_writes import HistoryWrites
 from .readings import ReadingQueries
 from .statistics import StatisticsQueries
@@ -23,7 +24,12 @@ StatisticRow = ilp.StatisticRow
 
 
 class Store(
-    ReadingQueries, StatisticsQueries, DailyQueries, StatisticsWrites, HistoryWrites
+    ReadingQueries,
+    StatisticsQueries,
+    DailyQueries,
+    EnergyQueries,
+    StatisticsWrites,
+    HistoryWrites,
 ):
     """Reads and writes of energy_readings and energy_statistics."""
 

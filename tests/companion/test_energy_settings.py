@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+import orjson
 import pytest
 
 from companion.core import energy_setup
@@ -66,7 +67,7 @@ async def test_settings_are_read_kept_and_followed(
     prefs = await asyncio.to_thread(
         home_assistant.command, {"type": "energy/get_prefs"}
     )
-    assert setup == energy_setup.energy_setup(prefs).to_document()
+    assert setup == orjson.loads(orjson.dumps(energy_setup.energy_setup(prefs)))
 
     # A change in HA is followed at the next reconciliation, and kept.
     await _save(

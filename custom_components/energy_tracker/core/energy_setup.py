@@ -10,7 +10,7 @@ shape, so a third format is one more parser here, not a change there.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 import math
 from typing import Any
 
@@ -67,10 +67,24 @@ class EnergySetup:
     devices: tuple[Device, ...] = ()
     water_devices: tuple[Device, ...] = ()
 
-    def to_document(self) -> dict[str, Any]:
-        """Return the setup as a MongoDB document's body (lists, as BSON and JSON have)."""
-        document: dict[str, Any] = _lists(asdict(self))
-        return document
+    @property
+    def statistic_ids(self) -> tuple[str, ...]:
+        """Every statistic the settings name: energy, gas, water, power and costs."""
+        flows = (*self.grid_import, *self.grid_export, *self.gas, *self.water)
+        named = [
+            *(flow.stat for flow in flows),
+            *(flow.price.stat_cost for flow in flows if flow.price.stat_cost),
+            *self.solar,
+            *(
+                stat
+                for battery in self.battery
+                for stat in (battery.stat_out, battery.stat_in)
+            ),
+            *(device.stat for device in (*self.devices, *self.water_devices)),
+        ]
+        if self.home_power is not None:
+            named.append(self.home_power)
+        return tuple(dict.fromkeys(named))
 
     @property
     def top_level_devices(self) -> tuple[Device, ...]:
@@ -81,15 +95,6 @@ class EnergySetup:
             for device in self.devices
             if device.included_in is None or device.included_in not in named
         )
-
-
-def _lists(value: Any) -> Any:
-    """`value` with every tuple in it a list."""
-    if isinstance(value, dict):
-        return {key: _lists(item) for key, item in value.items()}
-    if isinstance(value, tuple | list):
-        return [_lists(item) for item in value]
-    return value
 
 
 def _text(item: Mapping[str, Any], key: str) -> str | None:
