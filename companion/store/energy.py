@@ -46,7 +46,8 @@ class HourlyEnergy:
 
 
 def _placeholders(count: int, first: int = 1) -> str:
-    return ", ".join(f"${index}" for index in range(first, first + count))
+    """Bind parameters of an IN list, typed: untyped ones fail on a view's symbols."""
+    return ", ".join(f"${index}::varchar" for index in range(first, first + count))
 
 
 class EnergyQueries:

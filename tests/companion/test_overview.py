@@ -21,7 +21,7 @@ import pytest
 from tests.ha import HomeAssistant
 from tests.servers import Servers, wait_for_rows
 
-from .conftest import Companion
+from .conftest import Companion, add_entity, write
 
 ZONE = ZoneInfo("Europe/Amsterdam")  # the test HA's zone
 FIRST_DAY = datetime(2026, 10, 19, tzinfo=ZONE)  # a Monday
@@ -357,4 +357,36 @@ async def test_previous_spans_and_hours(
     )
     assert [b["solar_kwh"] for b in hours.json()["buckets"]] == pytest.approx(
         [row["change"] for row in ha_hours[home.solar]], abs=TOLERANCE
+    )
+
+
+async def test_hours_after_the_last_statistic_come_from_the_readings(
+    companion: Companion, hass_server: HomeAssistant, servers: Servers, home: Home
+) -> None:
+    await _synced(companion, servers, home)
+    last_statistic = _hours()[-1]  # HA's statistics end with this hour
+    after = last_statistic + timedelta(hours=1)
+    points = [
+        (after - timedelta(minutes=1), 100.0),  # inside HA's last hour: not counted
+        (after + timedelta(minutes=10), 100.5),
+        (after + timedelta(minutes=40), 101.25),
+        (after + timedelta(minutes=80), 101.5),
+    ]
+    await add_entity(companion, home.grid_import)
+    await write(companion, servers, home.grid_import, points)
+    response = await companion.http.get(
+        "/api/energy/overview",
+        params={
+            "start_time": last_statistic.isoformat(),
+            "end_time": (after + timedelta(hours=2)).isoformat(),
+            "period": "hour",
+        },
+    )
+    assert response.status_code == 200, response.text
+    ha_hour = await _ha_changes(
+        hass_server, [home.grid_import], last_statistic, after, "hour"
+    )
+    imported = [bucket["grid_import_kwh"] for bucket in response.json()["buckets"]]
+    assert imported == pytest.approx(
+        [ha_hour[home.grid_import][0]["change"], 1.25, 0.25], abs=TOLERANCE
     )

@@ -1,0 +1,197 @@
+"""The Energy overview where HA has no statistics: the readings' increases, and standby power."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from companion.core import schema
+from companion.energy_settings import ENERGY_SETTINGS_ID
+from tests.servers import Servers, wait_for_rows
+
+from .conftest import Companion
+from .readings_path import Reading, write_readings
+
+ZONE = ZoneInfo("Europe/Amsterdam")  # the test HA's zone
+FIRST_DAY = datetime(2026, 3, 28, tzinfo=ZONE)  # summer time starts on the 29th
+DAYS = 2
+STEP = timedelta(minutes=5)
+
+
+def _moments() -> list[datetime]:
+    start = FIRST_DAY.astimezone(UTC)
+    end = (FIRST_DAY + timedelta(days=DAYS)).astimezone(UTC)
+    return [start + STEP * i for i in range(int((end - start) / STEP))]
+
+
+def _import_meter(moments: list[datetime]) -> list[float]:
+    """A meter using 0.02 kWh per 5 minutes, 0.1 from 18:00 to 20:00, reset at noon on day 2."""
+    values, value = [], 40.0
+    for moment in moments:
+        local = moment.astimezone(ZONE)
+        value += 0.1 if 18 <= local.hour < 20 else 0.02
+        if (
+            local.date() == (FIRST_DAY + timedelta(days=1)).date()
+            and local.hour == 12
+            and local.minute == 0
+        ):
+            value = 0.0
+        values.append(round(value, 6))
+    return values
+
+
+def _expected_days(moments: list[datetime], values: list[float]) -> list[float]:
+    """Reset-aware increase per local day: the oracle, reading by reading."""
+    days = [0.0] * DAYS
+    for index in range(1, len(values)):
+        step = values[index] - values[index - 1]
+        if step < 0:
+            step = values[index]
+        day = (moments[index].astimezone(ZONE).date() - FIRST_DAY.date()).days
+        days[day] += step
+    return days
+
+
+def _expected_standby(moments: list[datetime], values: list[float]) -> list[float]:
+    """The lowest quarter hour's increase per local day, as mean W: the oracle."""
+    quarters: dict[datetime, float] = {}
+    for index in range(1, len(values)):
+        step = values[index] - values[index - 1]
+        if step < 0:
+            step = values[index]
+        moment = moments[index]
+        quarter = moment.replace(minute=moment.minute // 15 * 15)
+        quarters[quarter] = quarters.get(quarter, 0.0) + step
+    first = moments[0]  # its quarter has no quarter before it with a reading
+    lowest: dict[int, float] = {}
+    for quarter, kwh in quarters.items():
+        if quarter == first:
+            continue
+        day = (quarter.astimezone(ZONE).date() - FIRST_DAY.date()).days
+        lowest[day] = min(lowest.get(day, kwh), kwh)
+    return [round(lowest[day] * 4000, 1) for day in range(DAYS)]
+
+
+async def _settings(companion: Companion, prefs: dict[str, Any]) -> None:
+    await companion.hub.mongo.db[schema.SETTINGS].insert_one(
+        {
+            "_id": ENERGY_SETTINGS_ID,
+            "prefs": prefs,
+            "units": [],
+            "currency": "EUR",
+            "synced_at": datetime.now(UTC),
+            "home_assistant_url": None,
+        }
+    )
+
+
+async def _write(
+    companion: Companion, servers: Servers, readings: list[Reading]
+) -> None:
+    await write_readings(companion.hub.store, readings)
+    ids = ", ".join(f"'{entity}'" for entity in {r.entity_id for r in readings})
+    await wait_for_rows(
+        servers,
+        f"select ts from energy_readings where entity_id in ({ids})",
+        len(readings),
+    )
+
+
+async def _overview(companion: Companion) -> dict[str, Any]:
+    response = await companion.http.get(
+        "/api/energy/overview",
+        params={
+            "start_time": FIRST_DAY.isoformat(),
+            "end_time": (FIRST_DAY + timedelta(days=DAYS)).isoformat(),
+            "period": "day",
+        },
+    )
+    assert response.status_code == 200, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+async def test_days_from_readings_and_standby_from_the_meters(
+    companion: Companion, servers: Servers, entity_suffix: str
+) -> None:
+    meter = f"sensor.rf_import_{entity_suffix}"
+    moments = _moments()
+    values = _import_meter(moments)
+    await _settings(
+        companion,
+        {
+            "energy_sources": [
+                {
+                    "type": "grid",
+                    "flow_from": [
+                        {"stat_energy_from": meter, "number_energy_price": 0.25}
+                    ],
+                    "flow_to": [],
+                }
+            ]
+        },
+    )
+    await _write(
+        companion,
+        servers,
+        [
+            Reading(moment, meter, value, "kWh", "energy", "total_increasing", "live")
+            for moment, value in zip(moments, values, strict=True)
+        ],
+    )
+    # Standby comes from the 15-minute view, which QuestDB refreshes on its own.
+    await wait_for_rows(
+        servers,
+        f"select ts from {schema.READINGS_15M_VIEW} where entity_id = '{meter}'",
+        len(moments) // 3,
+    )
+    answer = await _overview(companion)
+    expected = _expected_days(moments, values)
+    days = answer["buckets"]
+    assert [day["grid_import_kwh"] for day in days] == pytest.approx(expected, abs=1e-6)
+    assert [day["cost"] for day in days] == pytest.approx(
+        [kwh * 0.25 for kwh in expected], abs=1e-6
+    )
+    # The 29th has 23 hours (summer time starts): 23 * 12 steps, less the reset.
+    assert datetime.fromisoformat(days[1]["end"]) - datetime.fromisoformat(
+        days[1]["start"]
+    ) == timedelta(hours=23)
+    assert "solar_kwh" not in days[0]
+    assert "gas" not in answer["totals"]
+    # The lowest quarter: 3 steps of 0.02 kWh in 15 minutes = 240 W, and on the
+    # 29th the reset's quarter, which counts from the reset on.
+    standby = _expected_standby(moments, values)
+    assert standby == [240.0, 160.0]
+    assert answer["base_load_source"] == "meters"
+    assert [day["w"] for day in answer["base_load_w"]] == standby
+    assert [day["base_load_w"] for day in days] == standby
+
+
+async def test_standby_from_the_home_power_sensor(
+    companion: Companion, servers: Servers, entity_suffix: str
+) -> None:
+    power = f"sensor.rf_home_power_{entity_suffix}"
+    moments = _moments()
+    # 150 W at night from 02:00 to 03:00 local, 600 W otherwise; 900 W on the 2nd day's noon.
+    readings = []
+    for moment in moments:
+        local = moment.astimezone(ZONE)
+        watts = 150.0 if local.hour == 2 else 600.0
+        if local.day != FIRST_DAY.day:
+            watts += 30.0
+        readings.append(
+            Reading(moment, power, watts, "W", "power", "measurement", "live")
+        )
+    await _settings(
+        companion,
+        {"energy_sources": [{"type": "home", "stat_rate": power}]},
+    )
+    await _write(companion, servers, readings)
+    answer = await _overview(companion)
+    assert answer["base_load_source"] == "home_power"
+    # On the 29th 02:00 local does not exist (clocks go from 02:00 to 03:00).
+    assert [day["w"] for day in answer["base_load_w"]] == [150.0, 630.0]
+    assert answer["totals"]["home_kwh"] == 0  # power is no energy: no source named
