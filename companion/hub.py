@@ -18,6 +18,7 @@ from .ha_client import HAClient, HAError
 from .mongo import Mongo
 from .questdb import QuestDB
 from .store import Store
+from .tariff import Tariffs
 from .zones import HomeTimeZone, valid_time_zone
 
 _LOGGER = logging.getLogger(__name__)
@@ -243,6 +244,7 @@ class Hub:
         self.store = Store(self.questdb, config)
         self.ha = HomeAssistantLink(config, self.mongo)
         self.energy_settings = EnergySettings(self.mongo)
+        self.tariffs = Tariffs(self.mongo)
 
     async def close(self) -> None:
         """Close every client."""

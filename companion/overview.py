@@ -11,8 +11,10 @@ increases; see `store.energy`), so a week is exactly the sum of its days.
   `over_reported_kwh`.
 - `cost` = what the grid import, gas and water cost; `compensation` = what the
   export earned. Per flow: HA's cost statistic where the settings name one (its
-  hours appear as HA writes them, after each hour), else the energy at the fixed
-  price they name; a flow priced by an entity is not costed yet.
+  hours appear as HA writes them, after each hour); else each hour's energy at the
+  price at its middle: the fixed price the settings name, else their price
+  entity's last reading then (its readings must be in QuestDB), else the tariff
+  set in the companion (grid import and export; `companion.tariff`).
 - `self_consumption` = (solar - export) / solar; `self_sufficiency` =
   1 - grid import / home (HA's Energy gauges); null without solar or use.
 - `base_load_w`: per local day, the lowest 15-minute mean power: of the home power
@@ -26,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 from bisect import bisect_right
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
@@ -35,9 +37,11 @@ from zoneinfo import ZoneInfo
 from companion.core import energy_setup, units
 from companion.energy_settings import FollowedSettings
 from companion.store import Store
-from companion.store.energy import HourlyEnergy
+from companion.store.energy import HOUR_MICROS, HourlyEnergy
+from companion.tariff import FlowTariff, Tariff
 from companion.timestamps import from_micros, iso_utc_z, to_micros
 
+type PriceSource = Literal["statistic", "number", "entity", "tariff"]
 type OverviewPeriod = Literal["hour", "day", "week", "month"]
 OVERVIEW_PERIODS: Final = ("hour", "day", "week", "month")
 DAY_PERIODS: Final = frozenset({"day", "week", "month"})
@@ -114,13 +118,40 @@ class Overview:
     """The overview of one window, from a `Store` and the followed Energy settings."""
 
     def __init__(
-        self, store: Store, settings: FollowedSettings, zone: ZoneInfo
+        self,
+        store: Store,
+        settings: FollowedSettings,
+        tariff: Tariff,
+        zone: ZoneInfo,
     ) -> None:
-        """Build from `settings` (HA's Energy settings) in HA's `zone`."""
+        """Build from `settings` (HA's Energy settings) and `tariff` in HA's `zone`."""
         self._store = store
         self._settings = settings
         self._setup = settings.setup
+        self._tariff = tariff
         self._zone = zone
+
+    def _flows(self) -> list[tuple[energy_setup.Flow, str, FlowTariff | None]]:
+        """Each priced kind of flow: the flow, what it measures, the companion's tariff."""
+        setup = self._setup
+        return [
+            *(
+                (flow, units.ENERGY, self._tariff.grid_import)
+                for flow in setup.grid_import
+            ),
+            *(
+                (flow, units.ENERGY, self._tariff.grid_export)
+                for flow in setup.grid_export
+            ),
+            *((flow, units.GAS, None) for flow in setup.gas),
+            *((flow, units.WATER, None) for flow in setup.water),
+        ]
+
+    def price_sources(self) -> dict[str, PriceSource | None]:
+        """Per flow, where its cost comes from (None: it has no price)."""
+        return {
+            flow.stat: _price_source(flow, tariff) for flow, _, tariff in self._flows()
+        }
 
     def _kinds(self) -> dict[str, str]:
         """Each named statistic and what it measures (energy, gas, water, money)."""
@@ -168,7 +199,75 @@ class Overview:
                     into,
                 )
             per_bucket[stat] = into
+        await self._priced(edges, energy, per_bucket)
         return _Meters(len(edges) - 1, per_bucket)
+
+    async def _priced(
+        self,
+        edges: list[int],
+        energy: HourlyEnergy,
+        per_bucket: dict[str, list[float]],
+    ) -> None:
+        """Add `cost:<flow>` per bucket for each flow priced by a number, entity or tariff.
+
+        Each hour is priced at its middle: its energy times the price then.
+        """
+        flows = self._flows()
+        entities = sorted(
+            {
+                flow.price.entity
+                for flow, _, tariff in flows
+                if flow.price.entity and _price_source(flow, tariff) == "entity"
+            }
+        )
+        steps = await self._store.price_steps(
+            entities, from_micros(edges[0]), from_micros(edges[-1])
+        )
+        for flow, kind, tariff in flows:
+            source = _price_source(flow, tariff)
+            if source is None or source == "statistic":
+                continue
+            unit = self._settings.units.get(flow.stat)
+            hours: dict[int, float] = {}
+            for hour, value in energy.from_statistics.get(flow.stat, {}).items():
+                hours[hour] = value * _statistic_factor(kind, unit)
+            for hour, value in energy.from_readings.get(flow.stat, {}).items():
+                hours[hour] = hours.get(hour, 0.0) + value * _readings_factor(
+                    kind, unit
+                )
+            price = self._price_at(flow, source, tariff, steps)
+            costs: dict[int, float] = {}
+            for hour, amount in hours.items():
+                now = price(hour + HOUR_MICROS // 2)
+                if now is not None:
+                    costs[hour] = amount * now
+            into = [0.0] * (len(edges) - 1)
+            _in_buckets(edges, costs, 1.0, into)
+            per_bucket[f"cost:{flow.stat}"] = into
+
+    def _price_at(
+        self,
+        flow: energy_setup.Flow,
+        source: PriceSource,
+        tariff: FlowTariff | None,
+        steps: Mapping[str, list[tuple[int, float]]],
+    ) -> Callable[[int], float | None]:
+        """The flow's price at a moment (epoch µs), by its source."""
+        if source == "number":
+            number = flow.price.number
+            return lambda _: number
+        if source == "entity":
+            changes = steps.get(flow.price.entity or "", [])
+            moments = [moment for moment, _ in changes]
+
+            def from_entity(micros: int) -> float | None:
+                index = bisect_right(moments, micros) - 1
+                return changes[index][1] if index >= 0 else None
+
+            return from_entity
+        zone = self._zone
+        assert tariff is not None  # noqa: S101 - the source says there is one
+        return lambda micros: tariff.price_at(from_micros(micros).astimezone(zone))
 
     def _figures(self, meters: _Meters, index: slice) -> dict[str, Any]:  # noqa: C901 - one branch per source type
         """The overview's figures over the buckets `index` selects."""
@@ -178,15 +277,17 @@ class Overview:
             return sum(sum(meters.values(stat)[index]) for stat in stats)
 
         def cost_of(flows: Sequence[energy_setup.Flow]) -> float | None:
-            """HA's cost statistic of each flow, else its energy at the fixed price."""
-            costs: list[float] = []
-            for flow in flows:
-                if flow.price.stat_cost:
-                    costs.append(total([flow.price.stat_cost]))
-                elif flow.price.number is not None:
-                    costs.append(total([flow.stat]) * flow.price.number)
+            """HA's cost statistic of each flow, else its energy at its price."""
+            costs = [
+                total([flow.price.stat_cost or ""])
+                if source == "statistic"
+                else total([f"cost:{flow.stat}"])
+                for flow in flows
+                if (source := sources.get(flow.stat)) is not None
+            ]
             return sum(costs) if costs else None
 
+        sources = self.price_sources()
         figures: dict[str, Any] = {}
         grid_import = total(flow.stat for flow in setup.grid_import)
         grid_export = total(flow.stat for flow in setup.grid_export)
@@ -308,6 +409,7 @@ class Overview:
             "previous": self._figures(before, slice(None)),
             "previous_year": self._figures(year_ago, slice(None)),
             "base_load_source": self._base_load_source(period),
+            "price_sources": self.price_sources(),
             "base_load_w": [
                 {"date": day, "w": power} for day, power in base_load.items()
             ],
@@ -325,6 +427,19 @@ def _year_before(moment: datetime, zone: ZoneInfo) -> datetime:
 
 async def _no_days() -> dict[str, float]:
     return {}
+
+
+def _price_source(
+    flow: energy_setup.Flow, tariff: FlowTariff | None
+) -> PriceSource | None:
+    """HA's cost statistic, else its fixed price, else its price entity, else the tariff."""
+    if flow.price.stat_cost:
+        return "statistic"
+    if flow.price.number is not None:
+        return "number"
+    if flow.price.entity:
+        return "entity"
+    return "tariff" if tariff is not None else None
 
 
 def _days_between(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import cast
 from zoneinfo import ZoneInfo
 
@@ -56,10 +57,11 @@ async def energy_overview(request: Request, query: OverviewQuery) -> Response:
     start, end = query.window
     hub = hub_of(request)
     zone = await day_zone(hub)
-    followed = await followed_settings(request, refresh=False)
-    figures = await Overview(hub.store, followed, ZoneInfo(zone.name)).answer(
-        start, end, query.period
+    followed, tariff = await asyncio.gather(
+        followed_settings(request, refresh=False), hub.tariffs.stored()
     )
+    overview = Overview(hub.store, followed, tariff, ZoneInfo(zone.name))
+    figures = await overview.answer(start, end, query.period)
     answer = cast(
         "OverviewAnswer",
         {

@@ -24,6 +24,7 @@ from pydantic_core import PydanticCustomError
 
 from companion import discovery
 from companion.ha_client import FIELD_TOKEN, FIELD_URL
+from companion.tariff import Tariff
 
 from .ha_credentials import URL_EXAMPLE, home_assistant_token, home_assistant_url
 from .spec import ApiModel, Invalid
@@ -358,3 +359,7 @@ class TrackedEntitiesBody(ApiModel):
     """The entities to track: exactly these, every other one untracked."""
 
     entity_ids: Annotated[EntityIds, ENTITY_IDS_INVALID]
+
+
+class TariffBody(Tariff, ApiModel):
+    """The tariff to keep: grid import and export, each a price and/or windows."""

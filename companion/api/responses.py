@@ -460,6 +460,14 @@ class OverviewAnswer(TypedDict):
             "derived from the energy meters; null: hourly buckets (none computed)"
         ),
     ]
+    price_sources: Annotated[
+        dict[str, Literal["statistic", "number", "entity", "tariff"] | None],
+        Field(
+            description="per grid, gas and water flow, where its cost comes from: "
+            "HA's cost statistic, the fixed price or price entity HA's settings name, "
+            "the companion's tariff; null: no price"
+        ),
+    ]
     buckets: list[OverviewBucket]
     totals: OverviewFigures
     previous: Annotated[

@@ -9,9 +9,10 @@ from starlette.responses import Response
 
 from companion.errors import JSON, ApiError
 from companion.ha_client import FIELD_TOKEN, HACheckError, check_connection
+from companion.tariff import Tariff
 
 from .common import hub_of, zone_fields
-from .models import HomeAssistantBody
+from .models import HomeAssistantBody, TariffBody
 from .responses import SavedAnswer, SettingsAnswer
 from .spec import RouteTable
 
@@ -80,3 +81,31 @@ async def save_home_assistant(request: Request, body: HomeAssistantBody) -> Resp
     await hub.ha.save(body.url, token)
     answer: SavedAnswer = {"success": True, "url": body.url, "ha_version": version}
     return JSON(answer)
+
+
+@routes.get(
+    "/settings/tariff",
+    answer=Tariff,
+    errors=(401, 503),
+    description="What grid energy costs where HA's Energy settings name no price: "
+    "a fixed price and time-of-use windows, for import and for export.",
+)
+async def tariff(request: Request) -> Response:
+    """The tariff set in the companion (empty: none)."""
+    return JSON((await hub_of(request).tariffs.stored()).model_dump())
+
+
+@routes.post(
+    "/settings/tariff",
+    answer=Tariff,
+    body_required=True,
+    errors=(400, 401, 413, 415, 503),
+    description="Replaces the tariff. A window's end not after its start runs past "
+    "midnight; windows are in HA's time zone, the first that holds an hour's middle "
+    "prices it, and the fixed price any other hour.",
+)
+async def save_tariff(request: Request, body: TariffBody) -> Response:
+    """Store the tariff; the overview prices with it from the next request."""
+    saved = Tariff.model_validate(body.model_dump())
+    await hub_of(request).tariffs.save(saved)
+    return JSON(saved.model_dump())

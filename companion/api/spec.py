@@ -173,12 +173,16 @@ def api_error(err: ValidationError, model: type[ApiModel], kind: str) -> ApiErro
     """
     problems = err.errors(include_url=False, include_context=False, include_input=False)
     unknown = sorted(
-        str(p["loc"][0]) for p in problems if p["type"] == "extra_forbidden"
+        ".".join(str(part) for part in p["loc"])
+        for p in problems
+        if p["type"] == "extra_forbidden"
     )
     if unknown:
         return ApiError(400, "bad_parameter", f"unknown {kind} {unknown[0]!r}")
     problem = problems[0]
     name = str(problem["loc"][0]) if problem["loc"] else None
+    # Where in a nested body: grid_import.windows.0.start.
+    path = ".".join(str(part) for part in problem["loc"])
     invalid = _invalid(model, name)
     status = invalid.status if invalid else 400
     where = invalid.field if invalid else None
@@ -186,7 +190,9 @@ def api_error(err: ValidationError, model: type[ApiModel], kind: str) -> ApiErro
         return ApiError(status, problem["type"], problem["msg"], where)
     if invalid is not None:
         return ApiError(status, invalid.code, invalid.message, where)
-    return ApiError(400, "bad_parameter", f"{name}: {problem['msg']}")
+    # A validator's own words, without pydantic's "Value error, " before them.
+    message = problem["msg"].removeprefix("Value error, ")
+    return ApiError(400, "bad_parameter", f"{path}: {message}")
 
 
 def _invalid(model: type[ApiModel], name: str | None) -> Invalid | None:

@@ -206,3 +206,33 @@ class EnergyQueries:
                 value - prior[1] if value >= prior[1] else value
             )
         return increases
+
+    async def price_steps(
+        self, entity_ids: Sequence[str], start: datetime, end: datetime
+    ) -> dict[str, list[tuple[int, float]]]:
+        """Per price entity, its readings (µs, price) in [start, end), and the one before."""
+
+        async def steps(entity_id: str) -> list[tuple[int, float]]:
+            before, inside = await asyncio.gather(
+                self.questdb.fetch(
+                    f"SELECT cast(ts AS long), value FROM {schema.READINGS_TABLE} "
+                    "WHERE entity_id = $1 AND ts < $2 ORDER BY ts DESC LIMIT 1",
+                    entity_id,
+                    naive_utc(start),
+                ),
+                self.questdb.fetch(
+                    f"SELECT cast(ts AS long), value FROM {schema.READINGS_TABLE} "
+                    "WHERE entity_id = $1 AND ts >= $2 AND ts < $3 ORDER BY ts",
+                    entity_id,
+                    naive_utc(start),
+                    naive_utc(end),
+                ),
+            )
+            return [
+                (moment, value)
+                for moment, value in (*before, *inside)
+                if value is not None
+            ]
+
+        answers = await asyncio.gather(*(steps(entity) for entity in entity_ids))
+        return dict(zip(entity_ids, answers, strict=True))

@@ -195,3 +195,138 @@ async def test_standby_from_the_home_power_sensor(
     # On the 29th 02:00 local does not exist (clocks go from 02:00 to 03:00).
     assert [day["w"] for day in answer["base_load_w"]] == [150.0, 630.0]
     assert answer["totals"]["home_kwh"] == 0  # power is no energy: no source named
+
+
+def _hourly(moments: list[datetime], values: list[float]) -> dict[datetime, float]:
+    """Reset-aware increase per UTC hour, reading by reading."""
+    hours: dict[datetime, float] = {}
+    for index in range(1, len(values)):
+        step = values[index] - values[index - 1]
+        hour = moments[index].replace(minute=0)
+        hours[hour] = hours.get(hour, 0.0) + (step if step >= 0 else values[index])
+    return hours
+
+
+async def test_costs_from_the_tariff_and_a_price_entity(
+    companion: Companion, servers: Servers, entity_suffix: str
+) -> None:
+    grid_in = f"sensor.rf_tariff_import_{entity_suffix}"
+    grid_out = f"sensor.rf_tariff_export_{entity_suffix}"
+    price = f"sensor.rf_export_price_{entity_suffix}"
+    moments = _moments()
+    import_values = _import_meter(moments)
+    export_values = [round(0.01 * i, 6) for i in range(len(moments))]
+    # The export price changes at 10:00 local each day (one reading then, one at start).
+    price_points = [(moments[0], 0.05)] + [
+        (datetime(2026, 3, day, 10, tzinfo=ZONE).astimezone(UTC), 0.05 + 0.01 * day)
+        for day in (28, 29)
+    ]
+    await _settings(
+        companion,
+        {
+            "energy_sources": [
+                {
+                    "type": "grid",
+                    "flow_from": [{"stat_energy_from": grid_in}],
+                    "flow_to": [
+                        {"stat_energy_to": grid_out, "entity_energy_price": price}
+                    ],
+                }
+            ]
+        },
+    )
+    tariff = {
+        "grid_import": {
+            "price": 0.2,
+            "windows": [
+                {"days": "weekend", "start": "00:00", "end": "06:00", "price": 0.1},
+                {"days": "weekdays", "start": "07:00", "end": "23:00", "price": 0.3},
+            ],
+        }
+    }
+    saved = await companion.http.post("/api/settings/tariff", json=tariff)
+    assert saved.status_code == 200, saved.text
+    assert (await companion.http.get("/api/settings/tariff")).json() == {
+        "grid_import": {
+            **tariff["grid_import"],
+            "windows": tariff["grid_import"]["windows"],
+        },
+        "grid_export": None,
+    }
+    await _write(
+        companion,
+        servers,
+        [
+            *(
+                Reading(m, grid_in, v, "kWh", "energy", "total_increasing", "live")
+                for m, v in zip(moments, import_values, strict=True)
+            ),
+            *(
+                Reading(m, grid_out, v, "kWh", "energy", "total_increasing", "live")
+                for m, v in zip(moments, export_values, strict=True)
+            ),
+            *(
+                Reading(m, price, v, "EUR/kWh", None, "measurement", "live")
+                for m, v in price_points
+            ),
+        ],
+    )
+    answer = await _overview(companion)
+    assert answer["price_sources"] == {grid_in: "tariff", grid_out: "entity"}
+
+    def import_price(hour: datetime) -> float:
+        local = (hour + timedelta(minutes=30)).astimezone(ZONE)
+        return 0.1 if local.hour < 6 else 0.2  # both days are a weekend
+
+    def export_price(hour: datetime) -> float:
+        middle = hour + timedelta(minutes=30)
+        return [value for moment, value in price_points if moment <= middle][-1]
+
+    costs = [0.0] * DAYS
+    compensation = [0.0] * DAYS
+    for hour, kwh in _hourly(moments, import_values).items():
+        costs[(hour.astimezone(ZONE).date() - FIRST_DAY.date()).days] += (
+            kwh * import_price(hour)
+        )
+    for hour, kwh in _hourly(moments, export_values).items():
+        day = (hour.astimezone(ZONE).date() - FIRST_DAY.date()).days
+        compensation[day] += kwh * export_price(hour)
+    assert [d["cost"] for d in answer["buckets"]] == pytest.approx(costs, abs=1e-6)
+    assert [d["compensation"] for d in answer["buckets"]] == pytest.approx(
+        compensation, abs=1e-6
+    )
+
+
+@pytest.mark.parametrize(
+    ("tariff", "message"),
+    [
+        (
+            {"grid_import": {}},
+            "grid_import: a tariff needs a price or a window",
+        ),
+        (
+            {
+                "grid_import": {
+                    "windows": [{"start": "7:00", "end": "08:00", "price": 1}]
+                }
+            },
+            (
+                "grid_import.windows.0.start: '7:00' is no time of day: "
+                "write HH:MM, 00:00 to 24:00"
+            ),
+        ),
+        (
+            {"grid_import": {"price": -1}},
+            "grid_import.price: Input should be greater than or equal to 0",
+        ),
+        ({"grid_import": {"price": 1, "peak": 2}}, "unknown field 'grid_import.peak'"),
+    ],
+)
+async def test_a_bad_tariff_says_what_to_fix_and_keeps_the_saved_one(
+    companion: Companion, tariff: dict[str, Any], message: str
+) -> None:
+    response = await companion.http.post("/api/settings/tariff", json=tariff)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == {"code": "bad_parameter", "message": message}
+    kept = await companion.http.get("/api/settings/tariff")
+    assert kept.json() == {"grid_import": None, "grid_export": None}
