@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo
 from companion.core import energy_setup, units
 from companion.energy_settings import FollowedSettings
 from companion.store import Store
-from companion.store.energy import HOUR_MICROS, HourlyEnergy
+from companion.store.energy import HOUR_MICROS, Energy, Stride
 from companion.tariff import FlowTariff, Tariff
 from companion.timestamps import from_micros, iso_utc_z, to_micros
 
@@ -45,6 +45,13 @@ type PriceSource = Literal["statistic", "number", "entity", "tariff"]
 type OverviewPeriod = Literal["hour", "day", "week", "month"]
 OVERVIEW_PERIODS: Final = ("hour", "day", "week", "month")
 DAY_PERIODS: Final = frozenset({"day", "week", "month"})
+# How HA's figures are read for each bucket length: weeks are sums of days.
+_STRIDES: Final[dict[str, Stride]] = {
+    "hour": "hour",
+    "day": "day",
+    "week": "day",
+    "month": "month",
+}
 _ROUND: Final = 6  # µWh: float noise never shows as a figure
 
 
@@ -174,12 +181,19 @@ class Overview:
                 kinds[flow.price.stat_cost] = "money"
         return kinds
 
-    async def _meters(self, bounds: Sequence[datetime]) -> _Meters:
-        """Each named statistic's figure per bucket between `bounds`."""
+    async def _meters(self, bounds: Sequence[datetime], stride: Stride) -> _Meters:
+        """Each named statistic's figure per bucket between `bounds`.
+
+        HA's figures are read per `stride`: a divisor of the buckets (days for weeks).
+        """
         edges = [to_micros(bound) for bound in bounds]
         kinds = self._kinds()
-        energy: HourlyEnergy = await self._store.hourly_energy(
-            list(kinds), bounds[0], bounds[-1]
+        energy: Energy = await self._store.energy(
+            list(kinds),
+            bounds[0],
+            bounds[-1],
+            stride=stride,
+            time_zone=self._zone.key,
         )
         per_bucket: dict[str, list[float]] = {}
         for stat, kind in kinds.items():
@@ -199,20 +213,41 @@ class Overview:
                     into,
                 )
             per_bucket[stat] = into
-        await self._priced(edges, energy, per_bucket)
+        await self._priced(edges, energy if stride == "hour" else None, per_bucket)
         return _Meters(len(edges) - 1, per_bucket)
 
     async def _priced(
         self,
         edges: list[int],
-        energy: HourlyEnergy,
+        hourly: Energy | None,
         per_bucket: dict[str, list[float]],
     ) -> None:
         """Add `cost:<flow>` per bucket for each flow priced by a number, entity or tariff.
 
-        Each hour is priced at its middle: its energy times the price then.
+        A fixed price multiplies the bucket's energy. Otherwise each hour is priced
+        at its middle: its energy times the price then (`hourly`: the energy per
+        hour when already read).
         """
         flows = self._flows()
+        by_hour = [
+            flow.stat
+            for flow, _, tariff in flows
+            if _price_source(flow, tariff) in ("entity", "tariff")
+        ]
+        for flow, _, tariff in flows:
+            if (
+                _price_source(flow, tariff) == "number"
+                and flow.price.number is not None
+            ):
+                per_bucket[f"cost:{flow.stat}"] = [
+                    value * flow.price.number for value in per_bucket[flow.stat]
+                ]
+        if not by_hour:
+            return
+        start, end = from_micros(edges[0]), from_micros(edges[-1])
+        if hourly is None:
+            hourly = await self._store.energy(by_hour, start, end, stride="hour")
+        energy = hourly
         entities = sorted(
             {
                 flow.price.entity
@@ -220,30 +255,38 @@ class Overview:
                 if flow.price.entity and _price_source(flow, tariff) == "entity"
             }
         )
-        steps = await self._store.price_steps(
-            entities, from_micros(edges[0]), from_micros(edges[-1])
-        )
+        steps = await self._store.price_steps(entities, start, end)
         for flow, kind, tariff in flows:
             source = _price_source(flow, tariff)
-            if source is None or source == "statistic":
-                continue
-            unit = self._settings.units.get(flow.stat)
-            hours: dict[int, float] = {}
-            for hour, value in energy.from_statistics.get(flow.stat, {}).items():
-                hours[hour] = value * _statistic_factor(kind, unit)
-            for hour, value in energy.from_readings.get(flow.stat, {}).items():
-                hours[hour] = hours.get(hour, 0.0) + value * _readings_factor(
-                    kind, unit
+            if source in ("entity", "tariff"):
+                price = self._price_at(flow, source, tariff, steps)
+                per_bucket[f"cost:{flow.stat}"] = self._hourly_costs(
+                    flow.stat, kind, energy, price, edges
                 )
-            price = self._price_at(flow, source, tariff, steps)
-            costs: dict[int, float] = {}
-            for hour, amount in hours.items():
-                now = price(hour + HOUR_MICROS // 2)
-                if now is not None:
-                    costs[hour] = amount * now
-            into = [0.0] * (len(edges) - 1)
-            _in_buckets(edges, costs, 1.0, into)
-            per_bucket[f"cost:{flow.stat}"] = into
+
+    def _hourly_costs(
+        self,
+        stat: str,
+        kind: str,
+        energy: Energy,
+        price: Callable[[int], float | None],
+        edges: list[int],
+    ) -> list[float]:
+        """Per bucket, each hour's energy of `stat` at the price at the hour's middle."""
+        unit = self._settings.units.get(stat)
+        hours: dict[int, float] = {}
+        for hour, value in energy.from_statistics.get(stat, {}).items():
+            hours[hour] = value * _statistic_factor(kind, unit)
+        for hour, value in energy.from_readings.get(stat, {}).items():
+            hours[hour] = hours.get(hour, 0.0) + value * _readings_factor(kind, unit)
+        costs: dict[int, float] = {}
+        for hour, amount in hours.items():
+            now = price(hour + HOUR_MICROS // 2)
+            if now is not None:
+                costs[hour] = amount * now
+        into = [0.0] * (len(edges) - 1)
+        _in_buckets(edges, costs, 1.0, into)
+        return into
 
     def _price_at(
         self,
@@ -377,10 +420,11 @@ class Overview:
         bounds = bucket_bounds(start, end, period, self._zone)
         first, last = bounds[0], bounds[-1]
         meters, before, year_ago, base_load = await asyncio.gather(
-            self._meters(bounds),
-            self._meters([first - (last - first), first]),
+            self._meters(bounds, _STRIDES[period]),
+            self._meters([first - (last - first), first], "all"),
             self._meters(
-                [_year_before(first, self._zone), _year_before(last, self._zone)]
+                [_year_before(first, self._zone), _year_before(last, self._zone)],
+                "all",
             ),
             self._daily_base_load(first, last) if period in DAY_PERIODS else _no_days(),
         )

@@ -7,7 +7,8 @@ and meters without statistics take the reset-aware increase of their raw
 readings, as the daily totals do.
 
 User input only ever reaches SQL as bind parameters ($1…). What is formatted into
-the text is table names and placeholders; hence the file-wide S608 exemption.
+the text is table names, placeholders, strides chosen here, an epoch integer and a
+time zone checked against the IANA database; hence the file-wide S608 exemption.
 """
 
 # ruff: noqa: S608
@@ -16,25 +17,29 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final, Literal
 
 from companion.core import schema
 from companion.questdb import QuestDB
 from companion.timestamps import from_micros, naive_utc, to_micros
+from companion.zones import checked_time_zone
 
 HOUR_MICROS: Final = 3_600_000_000
+type Stride = Literal["hour", "day", "month", "all"]
+_SAMPLE: Final = {"day": "1d", "month": "1M"}
+BASELINE_MARGIN: Final = timedelta(days=1)
 QUARTER_MICROS: Final = 900_000_000
 
 
 @dataclass(slots=True)
-class HourlyEnergy:
-    """Per meter and hour start (epoch µs): the energy of that hour.
+class Energy:
+    """Per meter and bucket start (epoch µs): the energy of that bucket.
 
-    `from_statistics` holds HA's figures, in the unit of its statistics;
-    `from_readings` the readings' increases, in the unit they are stored in.
+    `from_statistics` holds HA's figures per stride, in the unit of its statistics;
+    `from_readings` the readings' increases per hour, in the unit they are stored in.
     """
 
     from_statistics: dict[str, dict[int, float]] = field(
@@ -50,116 +55,176 @@ def _placeholders(count: int, first: int = 1) -> str:
     return ", ".join(f"${index}::varchar" for index in range(first, first + count))
 
 
+def _statistics_sql(
+    count: int, stride: Stride, time_zone: str
+) -> tuple[str, Callable[[datetime], list[Any]]]:
+    """The query of `count` meters' last sums per stride, and its extra parameters.
+
+    $1 and $2 are the margin and the end; one bucket needs the window's start too.
+    """
+    extra = 1 if stride == "all" else 0
+    where = (
+        f"FROM {schema.STATISTICS_TABLE} WHERE period = 'hour' AND ts >= $1 AND ts < $2 "
+        f"AND entity_id IN ({_placeholders(count, 3 + extra)})"
+    )
+    if stride == "hour":
+        sql = (
+            "SELECT entity_id, cast(ts AS long) bucket, sum, cast(ts AS long) latest "
+            f"{where} ORDER BY ts"
+        )
+    elif stride == "all":
+        sql = (
+            "SELECT entity_id, CASE WHEN ts < $3 THEN 0 ELSE 1 END bucket, "
+            f"last(sum), cast(max(ts) AS long) latest {where} ORDER BY latest"
+        )
+    else:
+        zone = checked_time_zone(time_zone)
+        sql = (
+            "SELECT entity_id, cast(ts AS long), total, cast(latest AS long) FROM ("
+            f"SELECT entity_id, ts, last(sum) total, max(ts) latest {where} "
+            f"SAMPLE BY {_SAMPLE[stride]} ALIGN TO CALENDAR TIME ZONE '{zone}') ORDER BY 2"
+        )
+    return sql, lambda start: [naive_utc(start)] if extra else []
+
+
 class EnergyQueries:
     """The `Store`'s energy per hour of many meters (the overview's figures)."""
 
     questdb: QuestDB
 
-    async def hourly_energy(
-        self, statistic_ids: Sequence[str], start: datetime, end: datetime
-    ) -> HourlyEnergy:
-        """Energy per hour of [start, end) for each id (hour-aligned bounds)."""
-        energy = HourlyEnergy()
+    async def energy(
+        self,
+        statistic_ids: Sequence[str],
+        start: datetime,
+        end: datetime,
+        *,
+        stride: Stride = "hour",
+        time_zone: str = "UTC",
+    ) -> Energy:
+        """Energy of [start, end) (hour-aligned) per meter: per hour, day, month or all.
+
+        HA's figures come per `stride` (days and months in `time_zone`, HA's), so a
+        year by day reads 365 rows a meter, not 8,760; the readings' always per hour.
+        """
+        energy = Energy()
         if not statistic_ids:
             return energy
         ids = list(statistic_ids)
-        names = _placeholders(len(ids), 3)
-        rows, before = await asyncio.gather(
-            self.questdb.fetch(
-                f"SELECT entity_id, cast(ts AS long), sum FROM {schema.STATISTICS_TABLE} "
-                f"WHERE period = 'hour' AND ts >= $1 AND ts < $2 AND entity_id IN ({names}) "
-                "ORDER BY ts",
-                naive_utc(start),
-                naive_utc(end),
-                *ids,
-            ),
+        last_hour = await self._statistics_changes(
+            energy, ids, start, end, stride, time_zone
+        )
+        # Readings where statistics end: from the hour after each meter's last one.
+        groups: dict[int, list[str]] = defaultdict(list)
+        for stat in ids:
+            first = (
+                last_hour[stat] + HOUR_MICROS if stat in last_hour else to_micros(start)
+            )
+            if first < to_micros(end):
+                groups[first].append(stat)
+        # Usually two groups: meters with statistics up to the last hour or two,
+        # and those without any; each group reads its own span only.
+        answers = await asyncio.gather(
+            *(
+                self._hourly_increases(stats, from_micros(first), end)
+                for first, stats in groups.items()
+            )
+        )
+        for increases in answers:
+            energy.from_readings.update(increases)
+        return energy
+
+    async def _statistics_changes(  # noqa: PLR0917 - one private call site
+        self,
+        energy: Energy,
+        ids: list[str],
+        start: datetime,
+        end: datetime,
+        stride: Stride,
+        time_zone: str,
+    ) -> dict[str, int]:
+        """HA's changes per stride into `energy`; returns each meter's last hour (µs)."""
+        # The window is read from a day earlier: the last sum before it (the
+        # baseline of its first change) nearly always lies in that day, so it
+        # comes with the window's rows instead of from a scan of all history.
+        margin = start - BASELINE_MARGIN
+        sql, params = _statistics_sql(len(ids), stride, time_zone)
+        rows = await self.questdb.fetch(
+            sql, naive_utc(margin), naive_utc(end), *params(start), *ids
+        )
+        first = to_micros(start)
+        # HA's `change`: the last sum less the one before; 0 before a meter's first.
+        previous: dict[str, float] = {}
+        last_hour: dict[str, int] = {}
+        inside: list[tuple[str, int, float]] = []
+        for entity_id, bucket, total, latest in rows:
+            if total is None:
+                continue
+            if latest < first:
+                previous[entity_id] = total
+            else:
+                # One bucket for the whole window: it starts where the window does.
+                inside.append((entity_id, first if stride == "all" else bucket, total))
+                last_hour[entity_id] = latest
+        if unanchored := sorted({row[0] for row in inside} - previous.keys()):
             # last(): rows are scanned in time order. Not LATEST ON: QuestDB keeps
             # the symbols of a LATEST ON with a bound IN list in its query cache,
             # and a later run with other ids answers the first run's rows.
-            self.questdb.fetch(
-                f"SELECT entity_id, last(sum) FROM {schema.STATISTICS_TABLE} "
-                f"WHERE period = 'hour' AND ts < $1 AND entity_id IN ({_placeholders(len(ids), 2)})",
-                naive_utc(start),
-                *ids,
-            ),
-        )
-        # HA's `change`: the sum less the one before; 0 before a meter's first row.
-        previous: dict[str, float] = {
-            str(entity_id): float(total)
-            for entity_id, total in before
-            if total is not None
-        }
-        last_hour: dict[str, int] = {}
-        for entity_id, hour, total in rows:
-            if total is None:
-                continue
-            energy.from_statistics[entity_id][hour] = total - previous.get(
+            before = await self.questdb.fetch(
+                f"SELECT entity_id, last(sum) FROM {schema.STATISTICS_TABLE} WHERE "
+                f"period = 'hour' AND ts < $1 AND entity_id IN ({_placeholders(len(unanchored), 2)})",
+                naive_utc(margin),
+                *unanchored,
+            )
+            previous |= {
+                str(e): float(total) for e, total in before if total is not None
+            }
+        for entity_id, bucket, total in inside:
+            energy.from_statistics[entity_id][bucket] = total - previous.get(
                 entity_id, 0.0
             )
             previous[entity_id] = total
-            last_hour[entity_id] = hour
-        # Readings where statistics end: from the hour after each meter's last one.
-        fallback_from = {
-            stat: last_hour[stat] + HOUR_MICROS
-            if stat in last_hour
-            else to_micros(start)
-            for stat in ids
-        }
-        pending = [
-            stat for stat, first in fallback_from.items() if first < to_micros(end)
-        ]
-        if pending:
-            lower = from_micros(min(fallback_from[stat] for stat in pending))
-            increases = await self._hourly_increases(pending, lower, end)
-            for stat, hours in increases.items():
-                first = fallback_from[stat]
-                energy.from_readings[stat] = {
-                    hour: value for hour, value in hours.items() if hour >= first
-                }
-        return energy
+        return last_hour
 
     async def _hourly_increases(
         self, entity_ids: list[str], start: datetime, end: datetime
     ) -> dict[str, dict[int, float]]:
         """Reset-aware increases of the readings per hour (a drop starts a new cycle)."""
-        names = _placeholders(len(entity_ids), 3)
-        hourly, before = await asyncio.gather(
-            self.questdb.fetch(
-                "SELECT entity_id, cast(ts AS long), sum(inc), first(value) FROM ("
-                "SELECT ts, entity_id, value, CASE WHEN prev IS NULL THEN 0.0 "
-                "WHEN value >= prev THEN value - prev ELSE value END inc FROM ("
-                "SELECT ts, entity_id, value, lag(value) OVER (PARTITION BY entity_id ORDER BY ts) prev "
-                f"FROM {schema.READINGS_TABLE} WHERE ts >= $1 AND ts < $2 AND entity_id IN ({names}))"
-                ") TIMESTAMP(ts) SAMPLE BY 1h ORDER BY 2",
-                naive_utc(start),
-                naive_utc(end),
-                *entity_ids,
-            ),
-            # The last reading before the window, one indexed lookup per meter.
-            asyncio.gather(
-                *(
-                    self.questdb.fetch(
-                        f"SELECT value FROM {schema.READINGS_TABLE} WHERE entity_id = $1 "
-                        "AND ts < $2 ORDER BY ts DESC LIMIT 1",
-                        entity_id,
-                        naive_utc(start),
-                    )
-                    for entity_id in entity_ids
-                )
-            ),
+        hourly = await self.questdb.fetch(
+            "SELECT entity_id, cast(ts AS long), sum(inc), first(value) FROM ("
+            "SELECT ts, entity_id, value, CASE WHEN prev IS NULL THEN 0.0 "
+            "WHEN value >= prev THEN value - prev ELSE value END inc FROM ("
+            "SELECT ts, entity_id, value, lag(value) OVER (PARTITION BY entity_id ORDER BY ts) prev "
+            f"FROM {schema.READINGS_TABLE} WHERE ts >= $1 AND ts < $2 "
+            f"AND entity_id IN ({_placeholders(len(entity_ids), 3)}))"
+            ") TIMESTAMP(ts) SAMPLE BY 1h ORDER BY 2",
+            naive_utc(start),
+            naive_utc(end),
+            *entity_ids,
         )
-        baseline = {
-            entity_id: rows[0][0]
-            for entity_id, rows in zip(entity_ids, before, strict=True)
-            if rows
-        }
         increases: dict[str, dict[int, float]] = defaultdict(dict)
-        for entity_id, hour, total, first_value in hourly:
-            hours = increases[entity_id]
-            if not hours and (prior := baseline.get(entity_id)) is not None:
-                # The step from the last reading before the window to the first in it.
-                total += first_value - prior if first_value >= prior else first_value
-            hours[hour] = total
+        first_value: dict[str, float] = {}
+        for entity_id, hour, total, first in hourly:
+            first_value.setdefault(entity_id, first)
+            increases[entity_id][hour] = total
+        # The step from the last reading before the span to the first in it, for
+        # the meters that have readings in it: one indexed lookup each.
+        present = list(first_value)
+        before = await asyncio.gather(
+            *(
+                self.questdb.fetch(
+                    f"SELECT value FROM {schema.READINGS_TABLE} WHERE entity_id = $1 "
+                    "AND ts < $2 ORDER BY ts DESC LIMIT 1",
+                    entity_id,
+                    naive_utc(start),
+                )
+                for entity_id in present
+            )
+        )
+        for entity_id, rows in zip(present, before, strict=True):
+            if rows and (prior := rows[0][0]) is not None:
+                first = first_value[entity_id]
+                hour = min(increases[entity_id])
+                increases[entity_id][hour] += first - prior if first >= prior else first
         return increases
 
     async def quarter_mean_power(
