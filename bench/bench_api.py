@@ -12,7 +12,7 @@ in Python" in the same run. Needs the servers of scripts/services.
 
 # A benchmark script: asserts check answers, SQL holds only its own constants, and
 # polling/subprocess calls are fine outside a server.
-# ruff: noqa: S101, S608, ASYNC110, ASYNC220
+# ruff: noqa: S101, S608, ASYNC110
 
 from __future__ import annotations
 
@@ -117,6 +117,46 @@ class Client:
 
     async def close(self) -> None:
         await self.session.close()
+
+
+def start_companion(port: int, database: str) -> subprocess.Popen[bytes]:
+    """The companion under uvicorn on `port`, jobs off, HA's zone declared, no HA."""
+    env = {
+        **os.environ,
+        "ENERGY_TRACKER_MONGODB_DATABASE": database,
+        "ENERGY_TRACKER_TIME_ZONE": TZ,
+        "ENERGY_TRACKER_JOBS": "0",
+        "COMPANION_PORT": str(port),
+    }
+    env.pop("ENERGY_TRACKER_HA_URL", None)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "companion.app:create_app",
+            "--port",
+            str(port),
+            "--host",
+            "127.0.0.1",
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+
+
+async def wait_until_serving(client: Client) -> None:
+    """Poll the companion until it answers."""
+    for _ in range(100):
+        try:
+            if (await client.get("/api/openapi.json")).status_code == 200:
+                return
+        except aiohttp.ClientError:
+            await asyncio.sleep(0.2)
 
 
 def server_ms(response: Answer) -> None:
@@ -336,42 +376,12 @@ async def main() -> None:  # noqa: C901 - a linear script
             break
         await asyncio.sleep(0.1)
 
-    env = {
-        **os.environ,
-        "ENERGY_TRACKER_MONGODB_DATABASE": database,
-        "ENERGY_TRACKER_TIME_ZONE": TZ,
-        "ENERGY_TRACKER_JOBS": "0",
-        "COMPANION_PORT": str(args.port),
-    }
-    env.pop("ENERGY_TRACKER_HA_URL", None)
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "companion.app:create_app",
-            "--port",
-            str(args.port),
-            "--host",
-            "127.0.0.1",
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
+    server = start_companion(args.port, database)
     base = f"http://127.0.0.1:{args.port}"
     try:
         client = Client(base)
         try:
-            for _ in range(100):
-                try:
-                    if (await client.get("/api/openapi.json")).status_code == 200:
-                        break
-                except aiohttp.ClientError:
-                    await asyncio.sleep(0.2)
+            await wait_until_serving(client)
             meter = f"sensor.bench_{run}_007"
             power = f"sensor.bench_{run}_000"
             start_30d, end = (now - timedelta(days=DAYS)).isoformat(), now.isoformat()

@@ -23,20 +23,23 @@ import asyncio
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 import os
-import subprocess
-import sys
 import time
 from typing import Any
 import uuid
 from zoneinfo import ZoneInfo
 
-import aiohttp
 import asyncpg
 import numpy as np
 import pandas as pd  # type: ignore[import-untyped]  # pandas ships no type hints
 from questdb import Sender
 
-from bench.bench_api import ROOT, Client, server_ms, timed
+from bench.bench_api import (
+    Client,
+    server_ms,
+    start_companion,
+    timed,
+    wait_until_serving,
+)
 from companion.config import CompanionConfig
 from companion.core import schema
 from companion.energy_settings import ENERGY_SETTINGS_ID
@@ -199,7 +202,7 @@ async def _wait(questdb: QuestDB, sql: str, expected: int) -> None:
         await asyncio.sleep(0.2)
 
 
-async def main() -> None:  # noqa: C901 - a linear script
+async def main() -> None:
     """Build the home, then time the overview and its baselines."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--days", type=int, default=365)
@@ -264,40 +267,11 @@ async def main() -> None:  # noqa: C901 - a linear script
         password=config.questdb_password,
         database="qdb",
     )
-    env = {
-        **os.environ,
-        "ENERGY_TRACKER_MONGODB_DATABASE": database,
-        "ENERGY_TRACKER_TIME_ZONE": TZ,
-        "ENERGY_TRACKER_JOBS": "0",
-    }
-    env.pop("ENERGY_TRACKER_HA_URL", None)
-    server = subprocess.Popen(  # noqa: ASYNC220 - the bench's own server
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "companion.app:create_app",
-            "--port",
-            str(args.port),
-            "--host",
-            "127.0.0.1",
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
+    server = start_companion(args.port, database)
     client = Client(f"http://127.0.0.1:{args.port}")
     meters = [e for e, (dc, _, _) in home.items() if dc != "power"]
     try:
-        for _ in range(100):
-            try:
-                if (await client.get("/api/openapi.json")).status_code == 200:
-                    break
-            except aiohttp.ClientError:
-                await asyncio.sleep(0.2)
+        await wait_until_serving(client)
         year_start = max(start, (end - timedelta(days=365)).astimezone(UTC))
         week_start = (end - timedelta(days=7)).astimezone(UTC)
 

@@ -212,16 +212,27 @@ OverviewPeriod = Literal["hour", "day", "week", "month"]
 OVERVIEW_PERIODS: Final[tuple[OverviewPeriod, ...]] = get_args(OverviewPeriod)
 
 
-class OverviewQuery(_Window):
-    """The window and bucket length of the Energy overview."""
+class _PeriodWindow(_Window):
+    """A window of buckets of a period; the longest window depends on the period."""
 
     DEFAULT_SPAN = timedelta(days=7)
+    # 31 days of 5-minute buckets, 400 days of hours, ten years of days and longer.
     MAX_SPANS: ClassVar[dict[str, timedelta]] = {
+        "5minute": timedelta(days=31),
         "hour": timedelta(days=400),
         "day": timedelta(days=3700),
         "week": timedelta(days=3700),
         "month": timedelta(days=3700),
     }
+    period: str
+
+    def max_span(self) -> timedelta:
+        """The longest window of this period."""
+        return self.MAX_SPANS[self.period]
+
+
+class OverviewQuery(_PeriodWindow):
+    """The window and bucket length of the Energy overview."""
 
     start_time: Annotated[
         Time | None,
@@ -239,31 +250,15 @@ class OverviewQuery(_Window):
         Invalid("bad_period", f"period must be one of {', '.join(OVERVIEW_PERIODS)}"),
     ] = "day"
 
-    def max_span(self) -> timedelta:
-        """The longest window of this period: 400 days of hours, ten years of days."""
-        return self.MAX_SPANS[self.period]
 
-
-class StatisticsQuery(_Window):
+class StatisticsQuery(_PeriodWindow):
     """The window and period of statistics."""
-
-    DEFAULT_SPAN = timedelta(days=7)
-    MAX_SPANS: ClassVar[dict[str, timedelta]] = {
-        "5minute": timedelta(days=31),
-        "hour": timedelta(days=400),
-        "day": timedelta(days=3700),
-        "month": timedelta(days=3700),
-    }
 
     start_time: Annotated[
         Time | None, Field(description="default: end_time - 7 days")
     ] = None
     end_time: Annotated[Time | None, Field(description="default: now")] = None
     period: Annotated[PeriodField, Field(description="default: hour")] = "hour"
-
-    def max_span(self) -> timedelta:
-        """The longest window of this period: 31 days of 5-minute buckets, and so on."""
-        return self.MAX_SPANS[self.period]
 
 
 class DailyQuery(_Window):
