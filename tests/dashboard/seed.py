@@ -1,7 +1,7 @@
 """Seeded data for the dashboard tests, written the way the integration writes it.
 
 Readings and hourly statistics go to QuestDB over ILP (HTTP), entity documents,
-forwarder heartbeats and sync-log runs to MongoDB with PyMongo. The expected
+forwarder heartbeats, sync-log runs and HA's Energy settings to MongoDB with PyMongo. The expected
 numbers on the page are computed here from the same series.
 """
 
@@ -12,12 +12,14 @@ from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from pymongo import AsyncMongoClient
 from questdb import Protocol, Sender, TimestampNanos
 
 from companion.core import schema
+from companion.energy_settings import ENERGY_SETTINGS_ID
 from companion.hub import TIME_ZONE_SETTING_ID
 from tests.servers import Servers, questdb_rows
 
@@ -108,6 +110,89 @@ def write_readings(
                 columns={"value": value},
                 at=TimestampNanos(int(ts.timestamp() * 1e9)),
             )
+
+
+def write_statistics(
+    servers: Servers,
+    entity_id: str,
+    hours: Sequence[tuple[datetime, float]],
+    *,
+    base: float = 0.0,
+) -> None:
+    """HA's hourly statistics of a meter: (start of hour, change in it), oldest first.
+
+    `sum` grows by each hour's change from `base`, `state` equals it (no reset).
+    """
+    total = base
+    with Sender(Protocol.Http, "127.0.0.1", servers.questdb_http_port) as sender:
+        for start, change in hours:
+            total = round(total + change, 6)
+            sender.row(
+                schema.STATISTICS_TABLE,
+                symbols={"entity_id": entity_id, "period": "hour"},
+                columns={"state": total, "sum": total},
+                at=TimestampNanos(int(start.timestamp() * 1e9)),
+            )
+
+
+def write_energy_settings(
+    servers: Servers,
+    database: str,
+    prefs: dict[str, Any] | None,
+    units: dict[str, str],
+    *,
+    currency: str | None = "EUR",
+    synced_at: datetime | None = None,
+    home_assistant_url: str | None = "http://127.0.0.1:8123",
+) -> None:
+    """HA's Energy settings as the companion keeps them after reading them from HA."""
+    insert_documents(
+        servers,
+        database,
+        schema.SETTINGS,
+        [
+            {
+                "_id": ENERGY_SETTINGS_ID,
+                "prefs": prefs,
+                "units": [
+                    {"statistic_id": stat, "unit": unit}
+                    for stat, unit in sorted(units.items())
+                ],
+                "currency": currency,
+                "synced_at": synced_at
+                or datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5),
+                "home_assistant_url": home_assistant_url,
+            }
+        ],
+    )
+
+
+def _rounded(value: float, digits: int) -> Decimal:
+    """Intl.NumberFormat's rounding: the double's exact value, half away from zero."""
+    return Decimal(value).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+
+
+def fmt(value: float, digits: int | None = None) -> str:
+    """The page's number format in en-US: grouping, up to N fraction digits."""
+    if digits is None:
+        digits = 1 if abs(value) >= 100 else 2 if abs(value) >= 1 else 3
+    text = f"{_rounded(value, digits):,f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def money(value: float) -> str:
+    """An amount in euros as en-US writes it: €1,234.50."""
+    return f"€{_rounded(value, 2):,f}"
+
+
+def percent(share: float) -> str:
+    """A share as en-US writes it with at most one fraction digit: 12.3%."""
+    text = (
+        f"{(Decimal(share) * 100).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP):f}"
+    )
+    return text.removesuffix(".0") + "%"
 
 
 def wait_for_count(servers: Servers, table: str, entity_id: str, expected: int) -> None:

@@ -33,21 +33,13 @@ from .seed import (
     current_hour,
     drop_database,
     entity_document,
+    fmt,
     insert_documents,
     wait_for_count,
+    write_energy_settings,
     write_meter,
     write_readings,
 )
-
-
-def fmt(value: float, digits: int | None = None) -> str:
-    """The page's number format in en-US: grouping, up to N fraction digits."""
-    if digits is None:
-        digits = 1 if abs(value) >= 100 else 2 if abs(value) >= 1 else 3
-    text = f"{value:,.{digits}f}"
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text
 
 
 def consumption_pattern(count: int) -> list[float]:
@@ -189,7 +181,7 @@ def test_dashboard_numbers_follow_entity_and_range(
     energy, gas = seed_meters(servers, companion, entity_suffix)
     zone = time_zone_of(companion)
     page = tab.page
-    page.goto(companion.url("/"))
+    page.goto(companion.url("/#/meters"))
 
     # Only tracked entities, grouped by device class.
     expect(page.locator("#entity optgroup[label=Energy] option")).to_have_count(1)
@@ -284,7 +276,7 @@ def test_charts_span_the_range_with_one_bucket_or_none(
     today = datetime.now(tz).date()
     first_day = today - timedelta(days=6)
     page = tab.page
-    page.goto(companion.url("/"))
+    page.goto(companion.url("/#/meters"))
     page.select_option("#range", "7d")
     for entity_id in (meter.entity_id, empty):
         page.evaluate("() => performance.clearMarks('et:dashboard-ready')")
@@ -427,12 +419,14 @@ def test_days_wait_for_home_assistants_time_zone(
         )
         expect(status_list).to_contain_text(DEFAULT_TIME_ZONE)
 
-        # Back on the dashboard: HA's days, in HA's zone (not the browser's).
-        page.click("nav >> text=Dashboard")
+        # Back on the meters: HA's days, in HA's zone (not the browser's).
+        page.click("nav >> text=Meters")
         assert_cards(page, expected_cards(energy, 7, DEFAULT_TIME_ZONE))
         expect(zone_notice).to_have_count(0)
         expect(page.locator("#updated")).to_contain_text(f"days in {DEFAULT_TIME_ZONE}")
         assert daily_requests
+        # Before HA was connected the Energy settings were refused (409), as expected.
+        tab.errors[:] = [e for e in tab.errors if "status of 409" not in e]
         tab.assert_no_console_errors()
     finally:
         tab.context.close()
@@ -491,6 +485,11 @@ def test_empty_state_under_a_base_path(
     try:
         assert running.base_url.endswith("/energy")
         tab.page.goto(running.url("/"))
+        # The overview needs HA's time zone; the meters need tracked entities.
+        expect(tab.page.locator(".notice.zone-unknown")).to_contain_text(
+            "Home Assistant's time zone is not known yet."
+        )
+        tab.page.click("nav >> text=Meters")
         expect(tab.page.locator(".notice.empty")).to_contain_text(
             "No entities are tracked yet"
         )
@@ -500,7 +499,12 @@ def test_empty_state_under_a_base_path(
         tab.page.click("text=Settings")
         expect(tab.page.locator("#st-body .status-list")).to_contain_text("QuestDB")
         expect(tab.page.locator("#st-body")).to_contain_text("connected")
+        expect(tab.page.locator("#es-error")).to_contain_text(
+            "Home Assistant is not configured"
+        )
         tab.no_horizontal_scroll()
+        # HA is not connected: the Energy settings are refused (409), as expected.
+        tab.errors[:] = [e for e in tab.errors if "status of 409" not in e]
         tab.assert_no_console_errors()
     finally:
         tab.context.close()
@@ -545,12 +549,15 @@ def test_api_token_is_asked_for_once_and_kept(
         page.fill("#api-token", "s3cret-token")
         page.click("#tok-form button[type=submit]")
         expect(page.locator("#st-body .status-list")).to_contain_text("MongoDB")
-        page.click("nav >> text=Dashboard")
+        page.click("nav >> text=Meters")
         expect(page.locator("#entity")).to_have_value(f"sensor.tok_{entity_suffix}")
         page.reload()
         expect(page.locator("#entity")).to_have_value(f"sensor.tok_{entity_suffix}")
         # Only the requests made before the token was entered were refused.
-        tab.errors[:] = [e for e in tab.errors if "401" not in e]
+        # and HA is not connected: the Energy settings are refused (409).
+        tab.errors[:] = [
+            e for e in tab.errors if "401" not in e and "status of 409" not in e
+        ]
         tab.assert_no_console_errors()
     finally:
         tab.context.close()
@@ -708,6 +715,8 @@ def test_settings_save_discover_and_track(
     items = body if isinstance(body, list) else body.get("entities") or body.get("data")
     tracked = {e["entity_id"] for e in items if e.get("is_tracked")}
     assert tracked == set(wanted)
+    # Before HA was connected its Energy settings were refused (409), as expected.
+    tab.errors[:] = [e for e in tab.errors if "status of 409" not in e]
     tab.assert_no_console_errors()
     # The list shows each entity's last value in HA (needs `state` in the discovery answer).
     page.click("#discover")
@@ -818,7 +827,40 @@ def test_every_page_fits_and_is_captured(
     size: str,
 ) -> None:
     """Each page at desktop and 375 px: no horizontal scroll, no errors, a screenshot."""
-    energy, _ = seed_meters(servers, companion, entity_suffix)
+    energy, gas = seed_meters(servers, companion, entity_suffix)
+    # HA's Energy settings name both meters: the overview shows them.
+    write_energy_settings(
+        servers,
+        companion.database,
+        {
+            "energy_sources": [
+                {
+                    "type": "grid",
+                    "flow_from": [
+                        {
+                            "stat_energy_from": energy.entity_id,
+                            "stat_cost": None,
+                            "entity_energy_price": None,
+                            "number_energy_price": 0.3,
+                        }
+                    ],
+                    "flow_to": [],
+                    "power": [],
+                    "cost_adjustment_day": 0.0,
+                },
+                {
+                    "type": "gas",
+                    "stat_energy_from": gas.entity_id,
+                    "stat_cost": None,
+                    "entity_energy_price": None,
+                    "number_energy_price": 1.1,
+                },
+            ],
+            "device_consumption": [],
+            "device_consumption_water": [],
+        },
+        {energy.entity_id: "kWh", gas.entity_id: "m³"},
+    )
     write_readings(
         servers,
         f"sensor.house_power_{entity_suffix}",
@@ -878,7 +920,8 @@ def test_every_page_fits_and_is_captured(
     try:
         page = tab.page
         pages = {
-            "dashboard": f"/#/?entity={energy.entity_id}&range=7d",
+            "overview": "/#/?view=week",
+            "dashboard": f"/#/meters?entity={energy.entity_id}&range=7d",
             "history": f"/#/history?entity={energy.entity_id}",
             "settings": "/#/settings",
             "sync-log": "/#/sync-log",
@@ -886,13 +929,15 @@ def test_every_page_fits_and_is_captured(
         for name, path in pages.items():
             page.goto(companion.url(path))
             page.wait_for_selector("main:not([aria-busy])")
-            if name == "dashboard":
+            if name in ("dashboard", "overview"):
                 page.wait_for_function(
-                    "() => performance.getEntriesByName('et:dashboard-ready').length > 0"
+                    f"() => performance.getEntriesByName('et:{name}-ready').length > 0"
                 )
             page.wait_for_timeout(300)
             tab.no_horizontal_scroll()
-            keep = size == "desktop" or (name == "dashboard" and size == "phone")
+            keep = size == "desktop" or (
+                name in ("dashboard", "overview") and size == "phone"
+            )
             tab.screenshot(f"{name}-{size}", keep=keep)
         # Every control can be reached with the keyboard and has a label.
         page.goto(companion.url(pages["dashboard"]))

@@ -214,4 +214,10 @@ export const api = {
     return unwrapList(payload, "entities").map(normaliseEntity);
   },
   track: (entityIds) => request("POST", "/settings/tracked-entities", { body: { entity_ids: entityIds } }),
+  // HA's Energy settings as the companion read them last (`refresh`: ask HA now).
+  energySettings: ({ refresh = false, signal } = {}) =>
+    request("GET", "/energy/settings", { query: { refresh: refresh ? "true" : undefined }, signal }),
+  // The whole home per bucket (hour, day, week, month) of HA's time zone.
+  overview: ({ start, end, period, signal } = {}) =>
+    request("GET", "/energy/overview", { query: { start_time: start, end_time: end, period }, signal }),
 };

@@ -1,15 +1,17 @@
-// The single-page shell: hash routing (#/, #/history, #/settings, #/sync-log), the
-// connection indicator, the time zone from the companion, and page life cycles.
+// The single-page shell: hash routing (#/ the overview, #/meters, #/history,
+// #/settings, #/sync-log), the connection indicator, the time zone from the
+// companion, and page life cycles.
 
 import { loadEntities, loadStatus, loadTimeZone, parseHash, toast } from "./shell.js";
 
 const routes = {
-  "": () => import("./pages/dashboard.js"),
+  "": () => import("./pages/overview.js"),
+  meters: () => import("./pages/dashboard.js"),
   history: () => import("./pages/history.js"),
   settings: () => import("./pages/settings.js"),
   "sync-log": () => import("./pages/synclog.js"),
 };
-const titles = { "": "Dashboard", history: "History", settings: "Settings", "sync-log": "Sync log" };
+const titles = { "": "Overview", meters: "Meters", history: "History", settings: "Settings", "sync-log": "Sync log" };
 
 const main = document.getElementById("main");
 let cleanup = null;
@@ -17,10 +19,16 @@ let renderId = 0;
 
 async function route() {
   const id = ++renderId;
-  const { name, params } = parseHash();
+  let { name, params } = parseHash();
   if (name === null) { location.hash = "#/"; return; }
+  if (name === "" && (params.has("entity") || params.has("range"))) {
+    // A link to one meter from before the overview was the first page.
+    history.replaceState(null, "", `#/meters?${params}`);
+    lastHashPath = "#/meters";
+    name = "meters";
+  }
   for (const link of document.querySelectorAll("nav a")) {
-    const active = link.dataset.route === (name || "dashboard");
+    const active = link.dataset.route === (name || "overview");
     if (active) link.setAttribute("aria-current", "page"); else link.removeAttribute("aria-current");
   }
   document.title = `${titles[name]} · Energy Tracker`;
@@ -30,7 +38,7 @@ async function route() {
   try {
     // The time zone decides what "a day" is: fetched beside the page's code and,
     // for the pages that list entities, the entity list.
-    if (name === "" || name === "history") loadEntities().catch(() => null);
+    if (name !== "settings" && name !== "sync-log") loadEntities().catch(() => null);
     const [page] = await Promise.all([routes[name](), loadTimeZone().catch(() => null)]);
     if (id !== renderId) return;
     cleanup = (await page.render(main, { params, toast })) || null;

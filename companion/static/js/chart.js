@@ -18,6 +18,9 @@ function cssVar(name, fallback) {
   return v || fallback;
 }
 
+/** A colour of the theme (a CSS custom property), for a series. */
+export function themeColor(name, fallback) { return cssVar(name, fallback); }
+
 function theme() {
   return {
     text: cssVar("--muted", "#666"),
@@ -139,5 +142,52 @@ export async function lineChart(el, xs, ys, { unit, label, height = 260, zoom = 
   };
   const data = [Float64Array.from(xs, (x) => x / 1000), ys];
   const u = new uPlot(opts, data, el);
+  return new Chart(u, autosize(u, el, height));
+}
+
+/**
+ * Bars per bucket stacked by source. `xs` are bucket starts in seconds: hours as
+ * instants (drawn in HA's zone), days and months at UTC midnight of their local
+ * date (drawn in UTC, as `barChart` does, so a day never shifts). `stacks` =
+ * [{label, values, color, below}]: drawn upwards in order, those with `below`
+ * downwards from zero. `window` = [first, last] bucket start of the span asked
+ * for, `pad` = half a bucket, so the axis spans the span with one bucket or none.
+ */
+export async function stackedBarChart(el, xs, stacks, { unit, height = 260, window, pad = 43200, hours = false, xFormat } = {}) {
+  const uPlot = await loadUPlot();
+  const t = theme();
+  const zone = hours ? getTimeZone() : "Etc/UTC";
+  // Each bar reaches its stack's running total: uPlot draws series in order, so the
+  // highest total goes first and the ones below it are drawn over it.
+  const running = (list, sign) => {
+    const run = xs.map(() => 0);
+    return list.map((stack) => ({ stack, totals: xs.map((_, i) => (run[i] += sign * (stack.values[i] || 0))) })).reverse();
+  };
+  const drawn = [...running(stacks.filter((s) => !s.below), 1), ...running(stacks.filter((s) => s.below), -1)];
+  const suffix = unit ? ` ${unit}` : "";
+  const top = Math.max(0, ...drawn.flatMap((d) => d.totals));
+  const bottom = Math.min(0, ...drawn.flatMap((d) => d.totals));
+  const label = xFormat || ((v) => new Intl.DateTimeFormat(undefined, { timeZone: zone, dateStyle: "medium", ...(hours ? { timeStyle: "short" } : {}) }).format(new Date(v * 1000)));
+  const opts = {
+    width: Math.max(200, el.clientWidth), height,
+    tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), zone),
+    legend: { show: true },
+    cursor: { drag: { x: false, y: false }, points: { show: false } },
+    scales: {
+      x: { time: true, range: xRange(window, pad) },
+      y: { range: () => [bottom < 0 ? bottom * 1.1 : 0, top > 0 ? top * 1.1 : 1] },
+    },
+    axes: [axis(t), { ...axis(t, unit), label: unit || "" }],
+    series: [
+      { value: (u, v) => (v == null ? "–" : label(v)) },
+      ...drawn.map(({ stack }) => ({
+        label: stack.label, stroke: stack.color, fill: stack.color, width: 0,
+        paths: uPlot.paths.bars({ size: [0.7, 60], align: 0 }), points: { show: false },
+        value: (u, v, si, idx) => (idx == null || stack.values[idx] == null ? "–" : `${formatNumber(stack.values[idx])}${suffix}`),
+      })),
+    ],
+    hooks: { setScale: [(u, key) => { if (key === "x") markXRange(u, el); }] },
+  };
+  const u = new uPlot(opts, [xs, ...drawn.map((d) => d.totals)], el);
   return new Chart(u, autosize(u, el, height));
 }

@@ -129,3 +129,41 @@ export function zoneOffset(ms) {
 export function escapeHtml(text) {
   return String(text ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 }
+
+const moneyFormats = new Map();
+/** An amount in HA's currency (ISO 4217); a plain number when none is known. */
+export function formatMoney(value, currency) {
+  if (value === null || value === undefined || !Number.isFinite(value)) return "–";
+  if (!currency) return formatNumber(value, 2);
+  let fmt = moneyFormats.get(currency);
+  if (!fmt) {
+    try {
+      fmt = new Intl.NumberFormat(undefined, { style: "currency", currency });
+    } catch {
+      fmt = { format: (v) => `${formatNumber(v, 2)} ${currency}` };
+    }
+    moneyFormats.set(currency, fmt);
+  }
+  return fmt.format(value);
+}
+
+const percentFormat = new Intl.NumberFormat(undefined, { style: "percent", maximumFractionDigits: 1 });
+/** A share (0.123 → "12.3%" in en-US, "12,3 %" in de-DE). */
+export function formatPercent(share) {
+  if (share === null || share === undefined || !Number.isFinite(share)) return "–";
+  return percentFormat.format(share);
+}
+
+/** A calendar date "YYYY-MM-DD" with the given Intl options (the date is not shifted). */
+export function formatDate(isoDate, options) {
+  const [y, m, d] = isoDate.split("-").map(Number);
+  return new Intl.DateTimeFormat(undefined, { timeZone: "UTC", ...options }).format(new Date(Date.UTC(y, m - 1, d)));
+}
+
+/** Two calendar dates (inclusive) as one range, "Oct 12 – 18, 2026" in en-US. */
+export function formatDateRange(first, last, options = { year: "numeric", month: "short", day: "numeric" }) {
+  const at = (iso) => { const [y, m, d] = iso.split("-").map(Number); return new Date(Date.UTC(y, m - 1, d)); };
+  const fmt = new Intl.DateTimeFormat(undefined, { timeZone: "UTC", ...options });
+  if (first === last) return fmt.format(at(first));
+  return fmt.formatRange ? fmt.formatRange(at(first), at(last)) : `${fmt.format(at(first))} – ${fmt.format(at(last))}`;
+}

@@ -5,7 +5,7 @@
 import { api } from "./api.js";
 import { setTimeZone } from "./format.js";
 
-export const routeNames = ["", "history", "settings", "sync-log"];
+export const routeNames = ["", "meters", "history", "settings", "sync-log"];
 
 export function parseHash() {
   const raw = location.hash.replace(/^#\/?/, "");

@@ -3,7 +3,7 @@
 
 import { api, ApiError, getToken, setToken, toTime } from "../api.js";
 import { loadStatus } from "../shell.js";
-import { escapeHtml, formatAge, formatNumber } from "../format.js";
+import { escapeHtml, formatAge, formatDateTime, formatNumber } from "../format.js";
 
 function statusWord(value) {
   if (value === null || value === undefined) return ["unknown", "warn"];
@@ -74,6 +74,47 @@ export function describeStatus(status) {
   return rows;
 }
 
+/** Where a flow's price comes from, as HA's Energy settings name it (first that is set). */
+export function priceText(flow, kind, currency) {
+  const price = flow.price || {};
+  if (price.stat_cost) return `${kind === "export" ? "compensation" : "cost"} statistic ${price.stat_cost}`;
+  if (price.number !== null && price.number !== undefined) {
+    return `fixed price ${formatNumber(price.number, 4)}${currency ? ` ${currency}` : ""}${kind === "export" || kind === "import" ? "/kWh" : ""}`;
+  }
+  if (price.entity) return `price entity ${price.entity}`;
+  return "no price";
+}
+
+function deviceList(devices) {
+  const named = new Set(devices.map((d) => d.stat));
+  const item = (d) => {
+    const inside = devices.filter((c) => c.included_in === d.stat);
+    return `<li data-stat="${escapeHtml(d.stat)}">${d.name ? `${escapeHtml(d.name)} <code class="eid">${escapeHtml(d.stat)}</code>` : `<code>${escapeHtml(d.stat)}</code>`}${inside.length ? `<ul aria-label="Included in ${escapeHtml(d.name || d.stat)}">${inside.map(item).join("")}</ul>` : ""}</li>`;
+  };
+  return `<ul>${devices.filter((d) => !d.included_in || !named.has(d.included_in)).map(item).join("")}</ul>`;
+}
+
+/** The rows of what HA's Energy settings name, and the names of what they do not. */
+export function describeEnergySetup(setup, currency) {
+  const flows = (list, kind) => `<ul>${list.map((f) => `<li><code>${escapeHtml(f.stat)}</code> <span class="price">· ${escapeHtml(priceText(f, kind, currency))}</span></li>`).join("")}</ul>`;
+  const stats = (list) => `<ul>${list.map((stat) => `<li><code>${escapeHtml(stat)}</code></li>`).join("")}</ul>`;
+  const parts = [
+    ["grid-import", "Grid import", setup.grid_import.length, () => flows(setup.grid_import, "import")],
+    ["grid-export", "Grid export", setup.grid_export.length, () => flows(setup.grid_export, "export")],
+    ["solar", "Solar", setup.solar.length, () => stats(setup.solar)],
+    ["battery", "Battery", setup.battery.length, () => `<ul>${setup.battery.map((b) => `<li>out <code>${escapeHtml(b.stat_out)}</code> · in <code>${escapeHtml(b.stat_in)}</code></li>`).join("")}</ul>`],
+    ["gas", "Gas", setup.gas.length, () => flows(setup.gas, "gas")],
+    ["water", "Water", setup.water.length, () => flows(setup.water, "water")],
+    ["home-power", "Home power", setup.home_power ? 1 : 0, () => stats([setup.home_power])],
+    ["devices", "Devices", setup.devices.length, () => deviceList(setup.devices)],
+    ["water-devices", "Water devices", setup.water_devices.length, () => deviceList(setup.water_devices)],
+  ];
+  return {
+    rows: parts.filter((p) => p[2]).map(([id, name, , body]) => `<dt>${name}</dt><dd id="es-${id}">${body()}</dd>`).join(""),
+    missing: parts.filter((p) => !p[2]).map((p) => p[1].toLowerCase()),
+  };
+}
+
 export async function render(main, { toast }) {
   main.innerHTML = `
     <h1>Settings</h1>
@@ -88,6 +129,12 @@ export async function render(main, { toast }) {
         <div class="field"><label for="ha-token">Long-lived access token</label><input id="ha-token" type="password" required autocomplete="new-password" placeholder="Paste a token from your HA profile" aria-describedby="ha-token-error ha-token-hint"><p class="hint field-error" id="ha-token-error" role="alert" hidden></p><p class="hint" id="ha-token-hint"></p></div>
         <div class="row"><button type="submit" class="primary" id="ha-save">Test and save</button><span id="ha-result" role="status" aria-live="polite"></span></div>
       </form>
+    </section>
+    <section class="panel" aria-labelledby="es-title">
+      <div class="panel-head"><h2 id="es-title">Energy settings</h2><button type="button" id="es-refresh">Read again</button></div>
+      <p class="muted">What Home Assistant's Energy dashboard names: the overview is made of these. The companion reads them at each reconciliation and keeps them.</p>
+      <p id="es-status" class="hint" role="status" aria-live="polite"></p>
+      <div id="es-body" aria-live="polite"><p class="notice loading">Reading…</p></div>
     </section>
     <section class="panel" aria-labelledby="disc-title">
       <h2 id="disc-title">Entities</h2>
@@ -131,6 +178,51 @@ export async function render(main, { toast }) {
     } catch (err) {
       if (disposed) return;
       body.innerHTML = `<p class="notice error">The companion's status could not be read (${escapeHtml(err.message)}). ${escapeHtml(err instanceof ApiError ? err.advice : "")}</p>`;
+    }
+  }
+
+  function showEnergyError(err) {
+    const body = $("#es-body");
+    if (err instanceof ApiError && err.status === 409) {
+      body.innerHTML = `<p class="notice warn" id="es-error">${escapeHtml(err.message)}. ${err.code === "home_assistant_not_configured" ? "Enter its URL and a token above: the companion then reads its Energy settings." : ""}</p>`;
+    } else {
+      body.innerHTML = `<p class="notice error" id="es-error">Home Assistant's Energy settings could not be read (${escapeHtml(err.message)}). ${escapeHtml(err instanceof ApiError ? err.advice : "")}</p>`;
+    }
+  }
+
+  function showEnergy(answer) {
+    const body = $("#es-body");
+    const read = toTime(answer.synced_at);
+    const from = answer.home_assistant_url ? ` from <code>${escapeHtml(answer.home_assistant_url)}</code>` : "";
+    const when = `<p id="es-synced">Read${from} <time datetime="${escapeHtml(answer.synced_at)}" title="${escapeHtml(formatDateTime(read))}">${escapeHtml(formatDateTime(read))}</time> (${escapeHtml(formatAge(read))})${answer.currency ? ` · currency ${escapeHtml(answer.currency)}` : ""}.</p>`;
+    if (!answer.configured) {
+      body.innerHTML = when + `<p class="notice empty" id="es-empty">Home Assistant's Energy dashboard has never been set up. Set it up in Home Assistant under Settings → Dashboards → Energy, then press “Read again”.</p>`;
+      return;
+    }
+    const { rows, missing } = describeEnergySetup(answer.setup, answer.currency);
+    body.innerHTML = when + (rows
+      ? `<dl class="energy-setup">${rows}</dl>`
+      : `<p class="notice empty" id="es-empty">The Energy settings name no meter yet. Add them in Home Assistant under Settings → Dashboards → Energy, then press “Read again”.</p>`)
+      + (rows && missing.length ? `<p class="hint" id="es-missing">Not named: ${escapeHtml(missing.join(", "))}.</p>` : "");
+  }
+
+  async function loadEnergy(refresh = false) {
+    const button = $("#es-refresh");
+    const status = $("#es-status");
+    button.disabled = true;
+    if (refresh) status.textContent = "Asking Home Assistant…";
+    try {
+      const answer = await api.energySettings({ refresh });
+      if (disposed) return;
+      showEnergy(answer);
+      status.textContent = refresh ? "Read from Home Assistant just now." : "";
+      if (refresh) toast("Energy settings read from Home Assistant.");
+    } catch (err) {
+      if (disposed) return;
+      status.textContent = refresh ? "Not read." : "";
+      showEnergyError(err);
+    } finally {
+      button.disabled = false;
     }
   }
 
@@ -179,6 +271,7 @@ export async function render(main, { toast }) {
   }
 
   $("#st-refresh").addEventListener("click", showStatus);
+  $("#es-refresh").addEventListener("click", () => loadEnergy(true));
   // The connection test names the input to fix (error.field: ha_url or ha_token).
   function showFieldError(field, message) {
     for (const name of ["ha-url", "ha-token"]) {
@@ -211,7 +304,7 @@ export async function render(main, { toast }) {
       result.dataset.state = "ok";
       $("#ha-token").value = "";
       toast("Home Assistant settings saved.");
-      await Promise.all([showSettings(), showStatus()]);
+      await Promise.all([showSettings(), showStatus(), loadEnergy()]);
     } catch (err) {
       const field = err instanceof ApiError && err.details && err.details.error ? err.details.error.field : null;
       if (field) {
@@ -291,6 +384,6 @@ export async function render(main, { toast }) {
   });
   $("#tok-clear").addEventListener("click", () => { setToken(""); $("#api-token").placeholder = "Not set"; toast("API token removed."); });
 
-  await Promise.all([showStatus(), showSettings(), loadKnown()]);
+  await Promise.all([showStatus(), showSettings(), loadKnown(), loadEnergy()]);
   return () => { disposed = true; };
 }
