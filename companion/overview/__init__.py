@@ -27,24 +27,33 @@ Sources the settings do not name are absent from the answer, never zero.
 from __future__ import annotations
 
 import asyncio
-from bisect import bisect_right
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any, Final, Literal
+from datetime import datetime
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from companion.core import energy_setup, units
 from companion.energy_settings import FollowedSettings
 from companion.store import Store
-from companion.store.energy import HOUR_MICROS, Energy, Stride
-from companion.tariff import FlowTariff, Tariff
+from companion.store.energy import Energy, Stride
+from companion.tariff import Tariff
 from companion.timestamps import from_micros, iso_utc_z, to_micros
 
-type PriceSource = Literal["statistic", "number", "entity", "tariff"]
-type OverviewPeriod = Literal["hour", "day", "week", "month"]
-OVERVIEW_PERIODS: Final = ("hour", "day", "week", "month")
-DAY_PERIODS: Final = frozenset({"day", "week", "month"})
+from .buckets import (
+    DAY_PERIODS,
+    OverviewPeriod,
+    bucket_bounds,
+    days_between,
+    in_buckets,
+    mean,
+    readings_factor,
+    rounded,
+    statistic_factor,
+    year_before,
+)
+from .pricing import Pricing
+
 # How HA's figures are read for each bucket length: weeks are sums of days.
 _STRIDES: Final[dict[str, Stride]] = {
     "hour": "hour",
@@ -52,36 +61,6 @@ _STRIDES: Final[dict[str, Stride]] = {
     "week": "day",
     "month": "month",
 }
-_ROUND: Final = 6  # µWh: float noise never shows as a figure
-
-
-def bucket_bounds(
-    start: datetime, end: datetime, period: OverviewPeriod, zone: ZoneInfo
-) -> list[datetime]:
-    """Bounds b0 < b1 < … < bn of the buckets covering [start, end), aligned in `zone`."""
-    if period == "hour":
-        first = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-        bounds = [first]
-        while bounds[-1] < end:
-            bounds.append(bounds[-1] + timedelta(hours=1))
-        return bounds
-    local = start.astimezone(zone).date()
-    if period == "week":
-        local -= timedelta(days=local.weekday())
-    elif period == "month":
-        local = local.replace(day=1)
-    bounds = [datetime(local.year, local.month, local.day, tzinfo=zone)]
-    while bounds[-1] < end:
-        day = bounds[-1].date()
-        if period == "day":
-            day += timedelta(days=1)
-        elif period == "week":
-            day += timedelta(days=7)
-        else:
-            year, month = divmod(day.month, 12)
-            day = day.replace(year=day.year + year, month=month + 1)
-        bounds.append(datetime(day.year, day.month, day.day, tzinfo=zone))
-    return [bound.astimezone(UTC) for bound in bounds]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,31 +73,6 @@ class _Meters:
     def values(self, stat: str) -> list[float]:
         """The statistic's figure per bucket (zeros where it has none)."""
         return self.per_bucket.get(stat) or [0.0] * self.buckets
-
-
-def _in_buckets(
-    bounds: list[int], hours: Mapping[int, float], factor: float, into: list[float]
-) -> None:
-    for hour, value in hours.items():
-        index = bisect_right(bounds, hour) - 1
-        if 0 <= index < len(into):
-            into[index] += value * factor
-
-
-def _statistic_factor(kind: str, unit: str | None) -> float:
-    """Statistics unit → kWh for energy; 1 for gas, water and money (kept in theirs)."""
-    if kind != units.ENERGY:
-        return 1.0
-    conversion = units.conversion_for(units.ENERGY, unit)
-    return 1.0 if conversion is None else conversion.factor
-
-
-def _readings_factor(kind: str, unit: str | None) -> float:
-    """Stored unit of the readings → the answer's (kWh, else HA's statistics unit)."""
-    if kind == units.ENERGY:
-        return 1.0
-    conversion = units.conversion_for(kind, unit)
-    return 1.0 if conversion is None else 1.0 / conversion.factor
 
 
 class Overview:
@@ -135,30 +89,8 @@ class Overview:
         self._store = store
         self._settings = settings
         self._setup = settings.setup
-        self._tariff = tariff
         self._zone = zone
-
-    def _flows(self) -> list[tuple[energy_setup.Flow, str, FlowTariff | None]]:
-        """Each priced kind of flow: the flow, what it measures, the companion's tariff."""
-        setup = self._setup
-        return [
-            *(
-                (flow, units.ENERGY, self._tariff.grid_import)
-                for flow in setup.grid_import
-            ),
-            *(
-                (flow, units.ENERGY, self._tariff.grid_export)
-                for flow in setup.grid_export
-            ),
-            *((flow, units.GAS, None) for flow in setup.gas),
-            *((flow, units.WATER, None) for flow in setup.water),
-        ]
-
-    def price_sources(self) -> dict[str, PriceSource | None]:
-        """Per flow, where its cost comes from (None: it has no price)."""
-        return {
-            flow.stat: _price_source(flow, tariff) for flow, _, tariff in self._flows()
-        }
+        self._pricing = Pricing(store, settings, tariff, zone)
 
     def _kinds(self) -> dict[str, str]:
         """Each named statistic and what it measures (energy, gas, water, money)."""
@@ -199,118 +131,24 @@ class Overview:
         for stat, kind in kinds.items():
             into = [0.0] * (len(edges) - 1)
             unit = self._settings.units.get(stat)
-            _in_buckets(
+            in_buckets(
                 edges,
                 energy.from_statistics.get(stat, {}),
-                _statistic_factor(kind, unit),
+                statistic_factor(kind, unit),
                 into,
             )
             if kind != "money":  # a cost is HA's figure, never a reading
-                _in_buckets(
+                in_buckets(
                     edges,
                     energy.from_readings.get(stat, {}),
-                    _readings_factor(kind, unit),
+                    readings_factor(kind, unit),
                     into,
                 )
             per_bucket[stat] = into
-        await self._priced(edges, energy if stride == "hour" else None, per_bucket)
-        return _Meters(len(edges) - 1, per_bucket)
-
-    async def _priced(
-        self,
-        edges: list[int],
-        hourly: Energy | None,
-        per_bucket: dict[str, list[float]],
-    ) -> None:
-        """Add `cost:<flow>` per bucket for each flow priced by a number, entity or tariff.
-
-        A fixed price multiplies the bucket's energy. Otherwise each hour is priced
-        at its middle: its energy times the price then (`hourly`: the energy per
-        hour when already read).
-        """
-        flows = self._flows()
-        by_hour = [
-            flow.stat
-            for flow, _, tariff in flows
-            if _price_source(flow, tariff) in ("entity", "tariff")
-        ]
-        for flow, _, tariff in flows:
-            if (
-                _price_source(flow, tariff) == "number"
-                and flow.price.number is not None
-            ):
-                per_bucket[f"cost:{flow.stat}"] = [
-                    value * flow.price.number for value in per_bucket[flow.stat]
-                ]
-        if not by_hour:
-            return
-        start, end = from_micros(edges[0]), from_micros(edges[-1])
-        if hourly is None:
-            hourly = await self._store.energy(by_hour, start, end, stride="hour")
-        energy = hourly
-        entities = sorted(
-            {
-                flow.price.entity
-                for flow, _, tariff in flows
-                if flow.price.entity and _price_source(flow, tariff) == "entity"
-            }
+        await self._pricing.add_costs(
+            edges, energy if stride == "hour" else None, per_bucket
         )
-        steps = await self._store.price_steps(entities, start, end)
-        for flow, kind, tariff in flows:
-            source = _price_source(flow, tariff)
-            if source in ("entity", "tariff"):
-                price = self._price_at(flow, source, tariff, steps)
-                per_bucket[f"cost:{flow.stat}"] = self._hourly_costs(
-                    flow.stat, kind, energy, price, edges
-                )
-
-    def _hourly_costs(
-        self,
-        stat: str,
-        kind: str,
-        energy: Energy,
-        price: Callable[[int], float | None],
-        edges: list[int],
-    ) -> list[float]:
-        """Per bucket, each hour's energy of `stat` at the price at the hour's middle."""
-        unit = self._settings.units.get(stat)
-        hours: dict[int, float] = {}
-        for hour, value in energy.from_statistics.get(stat, {}).items():
-            hours[hour] = value * _statistic_factor(kind, unit)
-        for hour, value in energy.from_readings.get(stat, {}).items():
-            hours[hour] = hours.get(hour, 0.0) + value * _readings_factor(kind, unit)
-        costs: dict[int, float] = {}
-        for hour, amount in hours.items():
-            now = price(hour + HOUR_MICROS // 2)
-            if now is not None:
-                costs[hour] = amount * now
-        into = [0.0] * (len(edges) - 1)
-        _in_buckets(edges, costs, 1.0, into)
-        return into
-
-    def _price_at(
-        self,
-        flow: energy_setup.Flow,
-        source: PriceSource,
-        tariff: FlowTariff | None,
-        steps: Mapping[str, list[tuple[int, float]]],
-    ) -> Callable[[int], float | None]:
-        """The flow's price at a moment (epoch µs), by its source."""
-        if source == "number":
-            number = flow.price.number
-            return lambda _: number
-        if source == "entity":
-            changes = steps.get(flow.price.entity or "", [])
-            moments = [moment for moment, _ in changes]
-
-            def from_entity(micros: int) -> float | None:
-                index = bisect_right(moments, micros) - 1
-                return changes[index][1] if index >= 0 else None
-
-            return from_entity
-        zone = self._zone
-        assert tariff is not None  # noqa: S101 - the source says there is one
-        return lambda micros: tariff.price_at(from_micros(micros).astimezone(zone))
+        return _Meters(len(edges) - 1, per_bucket)
 
     def _figures(self, meters: _Meters, index: slice) -> dict[str, Any]:  # noqa: C901 - one branch per source type
         """The overview's figures over the buckets `index` selects."""
@@ -330,7 +168,7 @@ class Overview:
             ]
             return sum(costs) if costs else None
 
-        sources = self.price_sources()
+        sources = self._pricing.price_sources()
         figures: dict[str, Any] = {}
         grid_import = total(flow.stat for flow in setup.grid_import)
         grid_export = total(flow.stat for flow in setup.grid_export)
@@ -374,7 +212,7 @@ class Overview:
         figures["self_sufficiency"] = (
             max(0.0, 1.0 - min(1.0, grid_import / home)) if home > 0 else None
         )
-        return _rounded(figures)
+        return rounded(figures)
 
     async def _daily_base_load(
         self, start: datetime, end: datetime
@@ -423,7 +261,7 @@ class Overview:
             self._meters(bounds, _STRIDES[period]),
             self._meters([first - (last - first), first], "all"),
             self._meters(
-                [_year_before(first, self._zone), _year_before(last, self._zone)],
+                [year_before(first, self._zone), year_before(last, self._zone)],
                 "all",
             ),
             self._daily_base_load(first, last) if period in DAY_PERIODS else _no_days(),
@@ -436,15 +274,15 @@ class Overview:
                 **self._figures(meters, slice(index, index + 1)),
             }
             if period in DAY_PERIODS:
-                bucket["base_load_w"] = _mean(
-                    _days_between(
+                bucket["base_load_w"] = mean(
+                    days_between(
                         base_load, bounds[index], bounds[index + 1], self._zone
                     )
                 )
             buckets.append(bucket)
         totals = self._figures(meters, slice(None))
         if period in DAY_PERIODS:
-            totals["base_load_w"] = _mean(base_load.values())
+            totals["base_load_w"] = mean(base_load.values())
         return {
             "start_time": iso_utc_z(first),
             "end_time": iso_utc_z(last),
@@ -453,58 +291,15 @@ class Overview:
             "previous": self._figures(before, slice(None)),
             "previous_year": self._figures(year_ago, slice(None)),
             "base_load_source": self._base_load_source(period),
-            "price_sources": self.price_sources(),
+            "price_sources": self._pricing.price_sources(),
             "base_load_w": [
                 {"date": day, "w": power} for day, power in base_load.items()
             ],
         }
 
 
-def _year_before(moment: datetime, zone: ZoneInfo) -> datetime:
-    """The same local time a year earlier (28 February for the 29th)."""
-    local = moment.astimezone(zone)
-    day = min(local.day, 28) if local.month == 2 else local.day
-    return datetime(
-        local.year - 1, local.month, day, local.hour, local.minute, tzinfo=zone
-    ).astimezone(UTC)
-
-
 async def _no_days() -> dict[str, float]:
     return {}
 
 
-def _price_source(
-    flow: energy_setup.Flow, tariff: FlowTariff | None
-) -> PriceSource | None:
-    """HA's cost statistic, else its fixed price, else its price entity, else the tariff."""
-    if flow.price.stat_cost:
-        return "statistic"
-    if flow.price.number is not None:
-        return "number"
-    if flow.price.entity:
-        return "entity"
-    return "tariff" if tariff is not None else None
-
-
-def _days_between(
-    days: Mapping[str, float], start: datetime, end: datetime, zone: ZoneInfo
-) -> list[float]:
-    low = start.astimezone(zone).date().isoformat()
-    high = end.astimezone(zone).date().isoformat()
-    return [power for day, power in days.items() if low <= day < high]
-
-
-def _mean(values: Iterable[float]) -> float | None:
-    values = list(values)
-    return round(sum(values) / len(values), 1) if values else None
-
-
-def _rounded(figures: dict[str, Any]) -> dict[str, Any]:
-    def one(value: Any) -> Any:
-        if isinstance(value, float):
-            return round(value, _ROUND) + 0.0  # never -0.0
-        if isinstance(value, dict):
-            return {key: one(item) for key, item in value.items()}
-        return value
-
-    return {key: one(value) for key, value in figures.items()}
+__all__ = ["Overview", "OverviewPeriod", "bucket_bounds"]
