@@ -194,7 +194,9 @@ class EnergyQueries:
             "SELECT ts, entity_id, value, CASE WHEN prev IS NULL THEN 0.0 "
             "WHEN value >= prev THEN value - prev ELSE value END inc FROM ("
             "SELECT ts, entity_id, value, lag(value) OVER (PARTITION BY entity_id ORDER BY ts) prev "
-            f"FROM {schema.READINGS_TABLE} WHERE ts >= $1 AND ts < $2 "
+            # Gaps (unknown, unavailable) are left out: the step across one is
+            # measured from the reading before it.
+            f"FROM {schema.READINGS_TABLE} WHERE ts >= $1 AND ts < $2 AND value != null "
             f"AND entity_id IN ({_placeholders(len(entity_ids), 3)}))"
             ") TIMESTAMP(ts) SAMPLE BY 1h ORDER BY 2",
             naive_utc(start),
@@ -202,10 +204,11 @@ class EnergyQueries:
             *entity_ids,
         )
         increases: dict[str, dict[int, float]] = defaultdict(dict)
-        first_value: dict[str, float] = {}
+        first_value: dict[str, tuple[int, float]] = {}
         for entity_id, hour, total, first in hourly:
-            first_value.setdefault(entity_id, first)
-            increases[entity_id][hour] = total
+            if first is not None:
+                first_value.setdefault(entity_id, (hour, first))
+            increases[entity_id][hour] = total or 0.0
         # The step from the last reading before the span to the first in it, for
         # the meters that have readings in it: one indexed lookup each.
         present = list(first_value)
@@ -213,7 +216,7 @@ class EnergyQueries:
             *(
                 self.questdb.fetch(
                     f"SELECT value FROM {schema.READINGS_TABLE} WHERE entity_id = $1 "
-                    "AND ts < $2 ORDER BY ts DESC LIMIT 1",
+                    "AND ts < $2 AND value != null ORDER BY ts DESC LIMIT 1",
                     entity_id,
                     naive_utc(start),
                 )
@@ -222,8 +225,7 @@ class EnergyQueries:
         )
         for entity_id, rows in zip(present, before, strict=True):
             if rows and (prior := rows[0][0]) is not None:
-                first = first_value[entity_id]
-                hour = min(increases[entity_id])
+                hour, first = first_value[entity_id]
                 increases[entity_id][hour] += first - prior if first >= prior else first
         return increases
 
@@ -263,6 +265,9 @@ class EnergyQueries:
         last: dict[str, tuple[int, float]] = {}
         increases: dict[str, dict[int, float]] = defaultdict(dict)
         for entity_id, quarter, value in rows:
+            if value is None:  # a quarter of gaps only
+                last.pop(entity_id, None)
+                continue
             prior = last.get(entity_id)
             last[entity_id] = (quarter, value)
             if prior is None or prior[0] != quarter - QUARTER_MICROS:

@@ -330,3 +330,37 @@ async def test_a_bad_tariff_says_what_to_fix_and_keeps_the_saved_one(
     assert response.json()["error"] == {"code": "bad_parameter", "message": message}
     kept = await companion.http.get("/api/settings/tariff")
     assert kept.json() == {"grid_import": None, "grid_export": None}
+
+
+async def test_gaps_in_the_readings_are_stepped_over(
+    companion: Companion, servers: Servers, entity_suffix: str
+) -> None:
+    meter = f"sensor.rf_gaps_{entity_suffix}"
+    start = FIRST_DAY.astimezone(UTC)
+    points = [
+        (start - timedelta(minutes=5), 10.0),
+        (start + timedelta(minutes=5), None),  # unavailable: a gap, no value
+        (start + timedelta(minutes=20), 10.5),
+        (start + timedelta(hours=5), None),
+        (start + timedelta(hours=6), 11.0),
+    ]
+    await _settings(
+        companion,
+        {
+            "energy_sources": [
+                {"type": "grid", "flow_from": [{"stat_energy_from": meter}]}
+            ]
+        },
+    )
+    await _write(
+        companion,
+        servers,
+        [
+            Reading(m, meter, v, "kWh", "energy", "total_increasing", "live")
+            for m, v in points
+        ],
+    )
+    answer = await _overview(companion)
+    assert answer["buckets"][0]["grid_import_kwh"] == pytest.approx(1.0)
+    # The 15-minute view has a quarter of gaps only; standby skips it.
+    assert answer["base_load_source"] == "meters"
