@@ -1,10 +1,14 @@
 """`make demo`: QuestDB, MongoDB, a real Home Assistant and the companion, on loopback.
 
 Home Assistant runs from the installed `homeassistant` package on a configuration
-folder this script writes (.run/demo/homeassistant), with HA's `demo` integration
-for energy and power sensors and this repository's integration linked into its
-`custom_components/`. The companion gets a long-lived token created without any
-clicking. Ctrl-C (or SIGTERM) stops every process this script started.
+folder this script writes (.run/demo/homeassistant), with this repository's
+integration linked into its `custom_components/`. It holds the demo home of
+`tools/demo_home.py`: grid import and export, solar, a battery, gas, water and three
+devices, as sensors that read anew every few seconds, with a month of hourly
+statistics imported and HA's Energy settings naming them all. The companion gets a
+long-lived token created without any clicking, copies those statistics at once, and
+its overview shows the whole home from the first minute. Ctrl-C (or SIGTERM) stops
+every process this script started.
 """
 
 from __future__ import annotations
@@ -20,39 +24,9 @@ from types import FrameType
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tools.stack import Stack, StackPorts  # noqa: E402
+from tools.stack import StackPorts, demo_stack  # noqa: E402
 
 RUN = Path(os.environ.get("ENERGY_TRACKER_RUN", REPO / ".run"))
-
-# HA's demo integration brings energy, power and gas sensors (and demo statistics);
-# the template sensors below change every few seconds so live data shows at once.
-DEMO_CONFIG = """\
-frontend:
-demo:
-template:
-  - trigger:
-      - trigger: time_pattern
-        seconds: "/5"
-    sensor:
-      - name: "Demo house power"
-        unique_id: energy_tracker_demo_house_power
-        unit_of_measurement: W
-        device_class: power
-        state_class: measurement
-        state: "{{ (900 + 600 * sin(now().timestamp() / 600) + range(0, 200) | random) | round(1) }}"
-      - name: "Demo house energy"
-        unique_id: energy_tracker_demo_house_energy
-        unit_of_measurement: kWh
-        device_class: energy
-        state_class: total_increasing
-        state: "{{ ((this.state | float(0)) + 0.0001 * (range(10, 20) | random)) | round(4) }}"
-      - name: "Demo solar power"
-        unique_id: energy_tracker_demo_solar_power
-        unit_of_measurement: kW
-        device_class: power
-        state_class: measurement
-        state: "{{ [0, 2.5 * sin(now().timestamp() / 1800)] | max | round(3) }}"
-"""
 
 
 class _StopRequestedError(Exception):
@@ -67,20 +41,26 @@ def main() -> int:
     """Start everything, print the URLs, and stop it all on Ctrl-C."""
     signal.signal(signal.SIGINT, _raise_stop)
     signal.signal(signal.SIGTERM, _raise_stop)
-    ports = StackPorts.from_env()
-    stack = Stack(run_dir=RUN / "demo", ports=ports, ha_extra_config=DEMO_CONFIG)
+    stack = demo_stack(RUN / "demo", StackPorts.from_env())
     try:
-        stack.services("start")
-        print(f"[demo] starting Home Assistant on {stack.hass.url} …", flush=True)
-        stack.start_home_assistant()
-        entry_id = stack.add_integration()
+        started = time.monotonic()
         print(
-            f"[demo] Energy Tracker set up through HA's config flow (entry {entry_id})",
+            f"[demo] starting the servers, Home Assistant on {stack.hass.url} and "
+            "the companion, with the demo home …",
             flush=True,
         )
-        # The Configure dialog's sidebar option: the dashboard as HA's "Energy" panel.
-        stack.set_integration_options(entry_id, dashboard_url=f"{stack.companion_url}/")
-        status = stack.start_companion()
+        status = stack.start_demo()
+        print(
+            f"[demo] the demo home is in Home Assistant and the companion "
+            f"({time.monotonic() - started:.0f} s)",
+            flush=True,
+        )
+        if stack.demo_home is not None and stack.demo_home.overview_problem:
+            print(
+                f"[demo] the overview is not complete: {stack.demo_home.overview_problem}",
+                file=sys.stderr,
+                flush=True,
+            )
         print(
             "\n".join(
                 [
