@@ -307,3 +307,20 @@ def tab(browser: Browser) -> Iterator[Tab]:
     finally:
         with contextlib.suppress(PlaywrightError):
             opened.context.close()
+
+
+def painted_pixels(page: Page, selector: str) -> int:
+    """How many pixels of the chart's canvas are not transparent."""
+    return int(
+        page.evaluate(
+            """(sel) => {
+                const canvas = document.querySelector(sel + ' canvas');
+                if (!canvas) return 0;
+                const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+                let n = 0;
+                for (let i = 3; i < data.length; i += 4) if (data[i] > 0) n++;
+                return n;
+            }""",
+            selector,
+        )
+    )

@@ -24,6 +24,7 @@ from .conftest import (
     Companion,
     Tab,
     open_tab,
+    painted_pixels,
     start_companion,
     stop_companion,
 )
@@ -155,23 +156,6 @@ def assert_cards(page: Page, expected: dict[str, str]) -> None:
     expect(page.locator("#card-avg .value")).to_have_text(expected["avg"])
     expect(page.locator("#card-peak .value")).to_have_text(expected["peak"])
     expect(page.locator("#card-latest .value")).to_have_text(expected["latest"])
-
-
-def painted_pixels(page: Page, selector: str) -> int:
-    """How many pixels of the chart's canvas are not transparent."""
-    return int(
-        page.evaluate(
-            """(sel) => {
-                const canvas = document.querySelector(sel + ' canvas');
-                if (!canvas) return 0;
-                const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
-                let n = 0;
-                for (let i = 3; i < data.length; i += 4) if (data[i] > 0) n++;
-                return n;
-            }""",
-            selector,
-        )
-    )
 
 
 def test_dashboard_numbers_follow_entity_and_range(

@@ -29,6 +29,7 @@ from .conftest import (
     Companion,
     Tab,
     open_tab,
+    painted_pixels,
     start_companion,
     stop_companion,
 )
@@ -166,22 +167,6 @@ def x_range(page: Page, selector: str) -> tuple[datetime, datetime]:
     interval = page.locator(selector).get_attribute("data-x-range") or ""
     first, _, last = interval.partition("/")
     return datetime.fromisoformat(first), datetime.fromisoformat(last)
-
-
-def painted_pixels(page: Page, selector: str) -> int:
-    return int(
-        page.evaluate(
-            """(sel) => {
-                const canvas = document.querySelector(sel + ' canvas');
-                if (!canvas) return 0;
-                const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
-                let n = 0;
-                for (let i = 3; i < data.length; i += 4) if (data[i] > 0) n++;
-                return n;
-            }""",
-            selector,
-        )
-    )
 
 
 def card_values(page: Page) -> dict[str, str]:
