@@ -18,7 +18,7 @@ import urllib.parse
 import pytest
 
 from tools.demo_home import DEVICES, GRID_IMPORT, SOLAR
-from tools.stack import Stack, StackPorts, demo_stack
+from tools.stack import HTTPStatusError, Stack, StackPorts, demo_stack
 
 # Ports of their own: the stack's `services stop` must never touch another's servers.
 PORTS = StackPorts(
@@ -43,7 +43,14 @@ def _iso(moment: datetime) -> str:
 
 
 def _readings(stack: Stack, entity_id: str) -> list[dict[str, Any]]:
-    answer = stack.companion_api("GET", f"/api/readings/{entity_id}")
+    try:
+        answer = stack.companion_api("GET", f"/api/readings/{entity_id}")
+    except HTTPStatusError as err:
+        # The integration registers a new entity with its next entity sync (on a
+        # loaded machine that can come after the first readings): none yet.
+        if "unknown_entity" in str(err):
+            return []
+        raise
     # A sensor's "unknown" before its first reading is stored as a gap (None).
     return [r for r in answer["readings"] if r["value"] is not None]
 
@@ -98,7 +105,7 @@ def test_the_demo_home_is_in_the_overview_from_the_start(
         feed = stack.demo_home
         assert feed is not None and feed.imported_until is not None
         last_imported = feed.home.reading(SOLAR, feed.imported_until)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90
         readings = _readings(stack, SOLAR.entity_id)
         while len(readings) < 3 and time.monotonic() < deadline:
             time.sleep(2)
