@@ -15,8 +15,8 @@ from companion.overview import Overview
 from companion.timestamps import iso_utc_z
 
 from .common import TIME_ZONE_UNKNOWN_NOTE, day_zone, hub_of
+from .energy_answers import EnergySettingsAnswer, OverviewAnswer
 from .models import EnergySettingsQuery, OverviewQuery
-from .responses import EnergySettingsAnswer, OverviewAnswer
 from .spec import RouteTable
 
 routes = RouteTable()

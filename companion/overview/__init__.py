@@ -91,8 +91,11 @@ class Overview:
         self._setup = settings.setup
         self._zone = zone
         self._pricing = Pricing(store, settings, tariff, zone)
+        # Fixed for the answer: read once, not per bucket.
+        self._kinds = self._statistic_kinds()
+        self._price_sources = self._pricing.price_sources()
 
-    def _kinds(self) -> dict[str, str]:
+    def _statistic_kinds(self) -> dict[str, str]:
         """Each named statistic and what it measures (energy, gas, water, money)."""
         setup = self._setup
         kinds: dict[str, str] = {}
@@ -119,7 +122,7 @@ class Overview:
         HA's figures are read per `stride`: a divisor of the buckets (days for weeks).
         """
         edges = [to_micros(bound) for bound in bounds]
-        kinds = self._kinds()
+        kinds = self._kinds
         energy: Energy = await self._store.energy(
             list(kinds),
             bounds[0],
@@ -168,7 +171,7 @@ class Overview:
             ]
             return sum(costs) if costs else None
 
-        sources = self._pricing.price_sources()
+        sources = self._price_sources
         figures: dict[str, Any] = {}
         grid_import = total(flow.stat for flow in setup.grid_import)
         grid_export = total(flow.stat for flow in setup.grid_export)
@@ -291,7 +294,7 @@ class Overview:
             "previous": self._figures(before, slice(None)),
             "previous_year": self._figures(year_ago, slice(None)),
             "base_load_source": self._base_load_source(period),
-            "price_sources": self._pricing.price_sources(),
+            "price_sources": self._price_sources,
             "base_load_w": [
                 {"date": day, "w": power} for day, power in base_load.items()
             ],
