@@ -119,6 +119,17 @@ class Client:
         await self.session.close()
 
 
+async def questdb_connection(config: CompanionConfig) -> asyncpg.Connection:
+    """A PG-wire connection of the baselines' own, beside the companion's pool."""
+    return await asyncpg.connect(
+        host=config.questdb_pg_host,
+        port=config.questdb_pg_port,
+        user=config.questdb_user,
+        password=config.questdb_password,
+        database="qdb",
+    )
+
+
 def start_companion(port: int, database: str) -> subprocess.Popen[bytes]:
     """The companion under uvicorn on `port`, jobs off, HA's zone declared, no HA."""
     env = {
@@ -294,13 +305,7 @@ async def main() -> None:  # noqa: C901 - a linear script
         written += await store.write_history(history, *window, schema.SOURCE_BACKFILL)
         send_s += time.perf_counter() - t1
         del history
-    pg = await asyncpg.connect(
-        host=config.questdb_pg_host,
-        port=config.questdb_pg_port,
-        user=config.questdb_user,
-        password=config.questdb_password,
-        database="qdb",
-    )
+    pg = await questdb_connection(config)
     like = f"sensor.bench_{run}_%"
     ids = ", ".join(f"'sensor.bench_{run}_{i:03d}'" for i in range(ENTITIES))
     while await visible_rows(questdb, run) < written:

@@ -28,13 +28,13 @@ from typing import Any
 import uuid
 from zoneinfo import ZoneInfo
 
-import asyncpg
 import numpy as np
 import pandas as pd  # type: ignore[import-untyped]  # pandas ships no type hints
 from questdb import Sender
 
 from bench.bench_api import (
     Client,
+    questdb_connection,
     server_ms,
     start_companion,
     timed,
@@ -304,13 +304,7 @@ async def main() -> None:
             "home_assistant_url": None,
         }
     )
-    pg = await asyncpg.connect(
-        host=config.questdb_pg_host,
-        port=config.questdb_pg_port,
-        user=config.questdb_user,
-        password=config.questdb_password,
-        database="qdb",
-    )
+    pg = await questdb_connection(config)
     server = start_companion(args.port, database)
     client = Client(f"http://127.0.0.1:{args.port}")
     meters = [e for e, (dc, _, _) in home.items() if dc != "power"]
